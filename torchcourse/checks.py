@@ -1,0 +1,99 @@
+"""Assertions for the notebooks' test cells: each failure says what was expected, what came back,
+and (through ``hint``) the likely mistake, so a student knows what to fix, not only that it failed.
+
+    from torchcourse.checks import expect, expect_tensor, expect_float
+    expect(isinstance(out, tuple), "describe should return a tuple")
+    expect_tensor(flatten_images(x), torch.zeros(2, 12), name="flatten_images(x)",
+                  hint="keep the batch dimension: x.reshape(x.shape[0], -1)")
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+
+class CheckFailed(AssertionError):
+    """A test-cell check failed; the message is written for the student."""
+
+
+def expect(condition: Any, message: str) -> None:
+    """Fail with ``message`` unless ``condition`` is truthy (a real ``bool``, not a tensor)."""
+    if isinstance(condition, torch.Tensor):
+        raise TypeError("expect() needs a Python bool; use .all() or .item() on the tensor first")
+    if not condition:
+        raise CheckFailed(message)
+
+
+def _with_hint(message: str, hint: str | None) -> str:
+    return f"{message}\nHint: {hint}" if hint else message
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)} on {value.device}"
+    return f"{type(value).__name__} {value!r}"[:200]
+
+
+def expect_tensor(actual: Any, expected: torch.Tensor | None = None, *, name: str = "the result",
+                  shape: tuple | None = None, dtype: torch.dtype | None = None,
+                  device: torch.device | str | None = None, rtol: float = 1e-5, atol: float = 1e-6,
+                  hint: str | None = None, check_dtype: bool = True) -> None:
+    """Check type, then shape, dtype and device, then values, each with its own message.
+
+    With ``expected`` given, its shape, dtype and device are the defaults to compare against;
+    ``check_dtype=False`` accepts any floating dtype whose values agree.
+    """
+    if not isinstance(actual, torch.Tensor):
+        raise CheckFailed(_with_hint(f"{name} should be a torch.Tensor, but it is {_describe(actual)}.", hint))
+    if expected is not None:
+        shape = tuple(expected.shape) if shape is None else shape
+        dtype = expected.dtype if (dtype is None and check_dtype) else dtype
+        device = expected.device if device is None else device
+    if shape is not None and tuple(actual.shape) != tuple(shape):
+        raise CheckFailed(_with_hint(
+            f"{name} has shape {tuple(actual.shape)}, expected {tuple(shape)}.", hint))
+    if dtype is not None and actual.dtype != dtype:
+        raise CheckFailed(_with_hint(f"{name} has dtype {actual.dtype}, expected {dtype}.", hint))
+    if device is not None and actual.device.type != torch.device(device).type:
+        raise CheckFailed(_with_hint(
+            f"{name} is on {actual.device}, expected {torch.device(device).type}: "
+            "create results on the input's device (device=x.device).", hint))
+    if expected is None:
+        return
+    got = actual.detach().cpu()
+    want = expected.detach().cpu().to(got.dtype) if got.dtype != expected.dtype else expected.detach().cpu()
+    if got.is_floating_point() or want.is_floating_point():
+        ok = torch.allclose(got.double(), want.double(), rtol=rtol, atol=atol, equal_nan=True)
+    else:
+        ok = torch.equal(got, want)
+    if not ok:
+        raise CheckFailed(_with_hint(
+            f"{name} has the right shape but wrong values.\n"
+            f"expected:\n{_preview(want)}\ngot:\n{_preview(got)}", hint))
+
+
+def _preview(t: torch.Tensor, limit: int = 12) -> str:
+    flat = t.flatten()
+    text = str(flat[:limit].tolist())
+    return text + (f" ... ({flat.numel()} values)" if flat.numel() > limit else "")
+
+
+def expect_float(actual: Any, expected: float, *, name: str = "the result", rtol: float = 1e-5,
+                 atol: float = 1e-6, hint: str | None = None) -> None:
+    """A plain Python float (not a tensor, not numpy) close to ``expected``."""
+    if isinstance(actual, torch.Tensor):
+        raise CheckFailed(_with_hint(
+            f"{name} should be a Python float, but it is a tensor: call .item() on it.", hint))
+    if not isinstance(actual, float):
+        raise CheckFailed(_with_hint(f"{name} should be a Python float, but it is {_describe(actual)}.", hint))
+    if not math.isclose(actual, expected, rel_tol=rtol, abs_tol=atol):
+        raise CheckFailed(_with_hint(f"{name} is {actual!r}, expected {expected!r}.", hint))
+
+
+def expect_unchanged(before: torch.Tensor, after: torch.Tensor, name: str = "the input") -> None:
+    """The function must not modify its input in place."""
+    if before.shape != after.shape or not torch.equal(before, after):
+        raise CheckFailed(f"{name} was modified in place; work on a copy or use out-of-place ops "
+                          "(x + 1, not x += 1 or x.add_(1)).")
