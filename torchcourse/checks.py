@@ -97,3 +97,47 @@ def expect_unchanged(before: torch.Tensor, after: torch.Tensor, name: str = "the
     if before.shape != after.shape or not torch.equal(before, after):
         raise CheckFailed(f"{name} was modified in place; work on a copy or use out-of-place ops "
                           "(x + 1, not x += 1 or x.add_(1)).")
+
+
+class StandIns:
+    """Temporarily replace names in a namespace (a notebook's ``globals()``), then put them back.
+
+    A test of ``fit`` must not lose points because ``train_epoch`` (another exercise, which a
+    correct ``fit`` calls) is wrong, so hidden tests swap in reference versions while ``fit`` runs:
+
+        ### BEGIN HIDDEN TESTS
+        _stand_ins = StandIns(globals(), train_epoch=_reference_train_epoch).start()
+        ### END HIDDEN TESTS
+        try:
+            ...visible checks...
+        finally:
+            pass
+            ### BEGIN HIDDEN TESTS
+            _stand_ins.stop()
+            ### END HIDDEN TESTS
+    """
+
+    _MISSING = object()
+
+    def __init__(self, namespace: dict, **replacements):
+        self.namespace, self.replacements, self.saved = namespace, replacements, {}
+
+    def start(self) -> "StandIns":
+        for name, value in self.replacements.items():
+            self.saved[name] = self.namespace.get(name, self._MISSING)
+            self.namespace[name] = value
+        return self
+
+    def stop(self) -> None:
+        for name, value in self.saved.items():
+            if value is self._MISSING:
+                self.namespace.pop(name, None)
+            else:
+                self.namespace[name] = value
+        self.saved = {}
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
