@@ -1,0 +1,96 @@
+"""release/ is generated from source/, up to date, and gives nothing away."""
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from torchcourse import autograde, release, workspace
+from torchcourse.paths import RELEASE, SOURCE, assignments
+
+ASSIGNMENTS = assignments()
+
+
+def marked(a):
+    return pytest.param(a, marks=pytest.mark.xdist_group(f"grade-{a}"))
+
+
+def test_every_assignment_is_released():
+    assert ASSIGNMENTS, "no assignments in source/"
+    assert sorted(p.name for p in RELEASE.iterdir() if p.is_dir()) == ASSIGNMENTS
+
+
+@pytest.mark.slow
+def test_release_is_up_to_date():
+    stale = release.regenerate(ASSIGNMENTS, check=True)
+    assert stale == {}, f"release/ is stale, run ./course release: {stale}"
+
+
+def test_stale_release_is_detected(tmp_path):
+    generated, committed = tmp_path / "generated", tmp_path / "committed"
+    for folder in (generated, committed):
+        folder.mkdir()
+        (folder / "a.ipynb").write_text("{}")
+    assert release.differences(generated, committed) == []
+    (committed / "a.ipynb").write_text('{"edited": "by hand"}')
+    assert release.differences(generated, committed) == ["a.ipynb"]
+
+
+def protected_lines(source_text):
+    """Lines of solutions and hidden tests worth hiding (not blank, not bare keywords)."""
+    hidden = re.findall(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", source_text, re.S)
+    lines = {line.strip() for _, block in hidden for line in block.splitlines()}
+    return {line for line in lines if len(line) > 12 and not line.startswith("#")}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_no_solution_or_hidden_test_reaches_the_release(assignment):
+    source = autograde.read_notebook(autograde.notebook_path(SOURCE, assignment))
+    released_text = autograde.notebook_path(RELEASE, assignment).read_text()
+    assert "BEGIN SOLUTION" not in released_text and "HIDDEN TESTS" not in released_text
+    released_cells = "\n".join(c.source for c in autograde.read_notebook(
+        autograde.notebook_path(RELEASE, assignment)).cells)
+    # A line may legitimately appear in the visible part too (an import, a shared setup line).
+    visible = "\n".join(re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END \1", "", c.source, flags=re.S)
+                        for c in source.cells)
+    leaked = {line for c in source.cells for line in protected_lines(c.source)
+              if line in released_cells and line not in visible}
+    assert not leaked, f"solution or hidden-test lines in the release: {sorted(leaked)[:5]}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_keeps_every_signature_and_docstring(assignment):
+    source = autograde.read_notebook(autograde.notebook_path(SOURCE, assignment))
+    released = {autograde.nbgrader_meta(c).get("grade_id"): c.source for c in autograde.read_notebook(
+        autograde.notebook_path(RELEASE, assignment)).cells}
+    for grade_id, text in autograde.solution_sources(source).items():
+        header = text.split("### BEGIN SOLUTION")[0]
+        assert header.strip() and released[grade_id].startswith(header), grade_id
+        assert '"""' in header, f"{grade_id}: the signature has no docstring"
+        assert "raise NotImplementedError()" in released[grade_id]
+
+
+def validate(*args):
+    return subprocess.run([sys.executable, "-m", "nbgrader", "validate", *args],
+                          capture_output=True, text=True, env=autograde.nbgrader_env(), timeout=900)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", [marked(a) for a in ASSIGNMENTS])
+def test_nbgrader_validate_passes_on_source_and_inverted_on_release(assignment):
+    result = validate(str(autograde.notebook_path(SOURCE, assignment)))
+    assert "Success! Your notebook passes all the tests." in result.stdout, result.stdout + result.stderr
+    result = validate("--invert", str(autograde.notebook_path(RELEASE, assignment)))
+    assert "Success! The notebook does not pass any tests." in result.stdout, result.stdout + result.stderr
+
+
+def test_workspace_copies_new_notebooks_and_never_overwrites(tmp_path):
+    rel, work = tmp_path / "release", tmp_path / "work"
+    (rel / "01_x").mkdir(parents=True)
+    (rel / "01_x" / "01_x.ipynb").write_text("released v1")
+    assert workspace.copy_new_release(rel, work) == [work / "01_x" / "01_x.ipynb"]
+    (work / "01_x" / "01_x.ipynb").write_text("student's answers")
+    (rel / "01_x" / "01_x.ipynb").write_text("released v2")
+    assert workspace.copy_new_release(rel, work) == []
+    assert (work / "01_x" / "01_x.ipynb").read_text() == "student's answers"
