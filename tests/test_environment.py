@@ -1,7 +1,10 @@
 """The conda environment and the pip set-up install the same packages at the same pins."""
+import os
 import re
 import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,3 +34,14 @@ def test_torch_pair_is_pinned_exactly():
 
 def test_setuptools_constraint_for_visdom():
     assert "setuptools<81" in (ROOT / "constraints.txt").read_text()
+
+
+@pytest.mark.xdist_group("environment")
+def test_xdist_keeps_a_group_on_one_worker(request):
+    """The round trips grade each assignment once, on one worker, because its tests share a group.
+
+    pytest 9.2 broke that silently (pytest-dev/pytest-xdist#1386); this fails if it happens again.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("only meaningful under pytest -n N --dist loadgroup")
+    assert request.node.nodeid.endswith("@environment"), request.node.nodeid
