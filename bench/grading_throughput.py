@@ -1,0 +1,82 @@
+"""Grading throughput: stock ``nbgrader autograde`` vs ``python -m torchcourse.grader``.
+
+    .venv/bin/python bench/grading_throughput.py [--assignment 01_tensors] [-n 8] [-j 2]
+
+Both grade the same N submissions of a real assignment (the source's solutions, as a student would
+hand them in) on this machine, end to end as an instructor runs them (set-up included), with the
+course's nbgrader settings and OMP_NUM_THREADS=1 for both, so the comparison is about the grader,
+not about thread oversubscription. Prints submissions per minute for each and the ratio, and checks
+that both gave the same scores. Heavy: run it on an otherwise idle machine.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from torchcourse import autograde  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--assignment", default="01_tensors")
+    p.add_argument("-n", type=int, default=8, help="submissions (default 8)")
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--skip-stock", action="store_true", help="only time this grader")
+    args = p.parse_args()
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    import nbformat
+
+    work = Path(tempfile.mkdtemp(prefix="grading-bench-"))
+    try:
+        nb = autograde.submission(args.assignment)
+        students = [f"student{k:03d}" for k in range(args.n)]
+        subs = work / "subs"
+        for s in students:
+            (subs / s).mkdir(parents=True)
+            nbformat.write(nb, subs / s / f"{args.assignment}.ipynb")
+        print(f"{args.n} submissions of {args.assignment}, {os.cpu_count()} cores, "
+              f"load average {os.getloadavg()[0]:.1f}", flush=True)
+
+        stock = None
+        if not args.skip_stock:
+            t = time.monotonic()
+            scores = autograde.grade(args.assignment, {s: subs / s / f"{args.assignment}.ipynb" for s in students},
+                                     work / "stock")
+            stock = time.monotonic() - t
+            stock_totals = {s: round(sum(v.values()), 6) for s, v in scores.items()}
+            print(f"stock nbgrader autograde: {stock:7.1f} s  {60 * args.n / stock:6.2f} submissions/min", flush=True)
+
+        t = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "torchcourse.grader", str(subs), "-a", args.assignment,
+                               "-o", str(work / "ours"), "-j", str(args.jobs), "--quiet"],
+                              cwd=ROOT, capture_output=True, text=True)
+        ours = time.monotonic() - t
+        if proc.returncode != 0:
+            print(proc.stdout + proc.stderr)
+            return 1
+        print(f"torchcourse.grader -j {args.jobs}:  {ours:7.1f} s  {60 * args.n / ours:6.2f} submissions/min")
+        with open(work / "ours" / "grades.csv") as f:
+            our_totals = {r["student"]: float(r["score"]) for r in csv.DictReader(f)}
+        if stock is not None:
+            print(f"speed-up: {stock / ours:.2f}x")
+            if our_totals != stock_totals:
+                print(f"SCORES DIFFER:\n stock {stock_totals}\n ours  {our_totals}")
+                return 1
+            print(f"same scores: {sorted(set(our_totals.values()))}")
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""A batch of submissions of the toy assignment: honest ones and every kind of bad one.
+
+``build(root)`` writes ``root/source/toy/``, ``root/subs/<student>/...`` and returns
+``{student: expectation}``; an expectation gives the score to get, whether the submission must
+be flagged (and by what words), its status and words its notes must contain.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import zipfile
+from pathlib import Path
+
+import nbformat
+
+from . import toy
+
+WRONG_DOUBLE = "def double(x):\n    return x + 1\n"   # passes the visible test, fails the hidden one
+
+# student -> (notebook or raw bytes or None, expectation)
+
+
+def _nb_without(grade_id):
+    nb = toy.submission()
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id]
+    return nb
+
+
+def _nb_edit_test(grade_id, source, answers=None):
+    nb = toy.submission(answers)
+    for c in nb.cells:
+        if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            c.source = source
+    return nb
+
+
+def _nb_duplicate(grade_id):
+    nb = toy.submission()
+    for k, c in enumerate(nb.cells):
+        if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            dup = copy.deepcopy(c)
+            dup["id"] = "dup-" + c["id"]
+            nb.cells.insert(k, dup)
+            break
+    return nb
+
+
+def _nb_rename_id(grade_id, new):
+    nb = toy.submission()
+    for c in nb.cells:
+        if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            c.metadata["nbgrader"]["grade_id"] = new
+            c["id"] = new
+    return nb
+
+
+def cases(paths: dict[str, str]) -> dict[str, tuple]:
+    """``paths``: absolute paths hostile code tries to reach (source notebook, gradebook, another
+    student's submission)."""
+    end = lambda *src: toy.submission(extra=list(src))  # noqa: E731
+    snoop = (
+        "import os\nresults = {}\n"
+        f"for name, path in {paths!r}.items():\n"
+        "    try:\n"
+        "        open(path).read(); results[name + ' read'] = 'READ'\n"
+        "    except Exception as e:\n"
+        "        results[name + ' read'] = type(e).__name__\n"
+        "    try:\n"
+        "        open(path, 'a').write('pwned'); results[name + ' write'] = 'WROTE'\n"
+        "    except Exception as e:\n"
+        "        results[name + ' write'] = type(e).__name__\n"
+        "print('SNOOP', results)\n"
+        "print('ROOT', sorted(os.listdir('/')))\n"
+    )
+    tensor_subclass = (
+        "import torch\n"
+        "class Liar(torch.Tensor):\n"
+        "    @classmethod\n"
+        "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+        "        if func in (torch.allclose, torch.equal):\n"
+        "            return True\n"
+        "        return super().__torch_function__(func, types, args, kwargs or {})\n"
+        "def double(x):\n"
+        "    return (x + 1).as_subclass(Liar)\n"
+    )
+    always_equal = (
+        "class Yes:\n    def __eq__(self, other):\n        return True\n    def __bool__(self):\n        return True\n"
+        "def is_positive(v):\n    return Yes()\n"
+    )
+    hook = (
+        "import torchcourse.checks as _c\n"
+        "_saved = _c.expect_tensor\n"
+        "def _pre(info):\n    _c.expect_tensor = lambda *a, **k: None\n"
+        "def _post(result):\n    _c.expect_tensor = _saved\n"
+        "get_ipython().events.register('pre_run_cell', _pre)\n"
+        "get_ipython().events.register('post_run_cell', _post)\n"
+    )
+    return {
+        # honest
+        "good": (toy.submission(), dict(score=4)),
+        "wrong": (toy.submission({"double": WRONG_DOUBLE}), dict(score=2)),
+        "renamed": ("RENAMED", dict(score=4, flags=["renamed"])),
+        # broken
+        "corrupt": (b'{"cells": [', dict(score=0, status="failed", notes=["not a valid notebook"])),
+        "empty": (b"", dict(score=0, status="failed", notes=["empty"])),
+        "missing": ("MISSING", dict(score=0, status="missing", notes=["no notebook"])),
+        "deleted_test": (_nb_without("test_mean_of"), dict(score=4, flags=["missing test cell test_mean_of"])),
+        "edited_test": (_nb_edit_test("test_double", "pass\n"), dict(score=4, flags=["edited test cell test_double"])),
+        "edited_wrong": (_nb_edit_test("test_double", "pass\n", {"double": WRONG_DOUBLE}), dict(score=2, flags=["edited"])),
+        "duplicated_test": (_nb_duplicate("test_double"), dict(score=4, flags=["duplicated"])),
+        "changed_id": (_nb_rename_id("test_is_positive", "my_own_id"), dict(score=4, flags=["test_is_positive"])),
+        # resource abuse: each sits in a cell of its own at the end; the tests before it keep their points
+        "infinite_loop": (end("while True:\n    pass\n"), dict(score=4, notes=["time limit"])),
+        "ignores_interrupt": (end("while True:\n    try:\n        while True:\n            pass\n"
+                                  "    except KeyboardInterrupt:\n        pass\n"),
+                              dict(score=4, notes=["ignored the interrupt"])),
+        "memory_bomb": (end("blocks = []\nwhile True:\n    blocks.append(bytearray(64 << 20))\n"), dict(score=4)),
+        "fork_bomb": (end("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"),
+                      dict(score=4, notes=["limits"])),
+        "sys_exit": (end("import sys\nsys.exit(3)\n"), dict(score=4)),
+        "os_exit": (end("import os\nos._exit(1)\n"), dict(score=4, notes=["kernel died"])),
+        "exit_in_answer": (toy.submission({"double": "def double(x):\n    import os\n    os._exit(0)\n"}),
+                           dict(score=2, notes=["kernel died"])),
+        "kernel_killed": (end("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"), dict(score=4, notes=["kernel died"])),
+        "keyboard_interrupt": (toy.submission({"is_positive": "def is_positive(v):\n    raise KeyboardInterrupt\n"}),
+                               dict(score=3)),
+        "output_flood": (end("for _ in range(400):\n    print('x' * (1 << 20))\n"), dict(score=4)),
+        "disk_flood": (end("with open('big.bin', 'wb') as f:\n    for _ in range(2000):\n        f.write(b'x' * (1 << 20))\n"),
+                       dict(score=4)),
+        "snoop": (end(snoop), dict(score=4)),
+        # prints the test cells it runs under (In, inspect): feedback must not show their hidden part
+        "peek": (toy.submission(extra=["print(In)\nimport inspect\nprint(inspect.stack()[0])\n"],
+                                answers={"double": "def double(x):\n    import inspect\n"
+                                                   "    print(''.join(inspect.stack()[1].code_context or []))\n"
+                                                   "    print(get_ipython().user_ns['In'][-1])\n    return 2 * x\n"}),
+                 dict(score=4)),
+        # faking passing tests: every one must lose the points of the wrong answer and be flagged
+        "patch_torch": (toy.submission({"double": WRONG_DOUBLE}, before_tests="torch.allclose = lambda *a, **k: True\n"),
+                        dict(score=0, tampered=True)),
+        "patch_tensor_eq": (toy.submission({"double": WRONG_DOUBLE},
+                                           before_tests="torch.Tensor.double = lambda self: torch.zeros(self.shape, dtype=torch.float64)\n"),
+                            dict(score=0, tampered=True)),
+        "patch_numpy": (toy.submission(before_tests="np.allclose = lambda *a, **k: True\n"), dict(score=0, tampered=True)),
+        "patch_checks_code": (toy.submission({"double": WRONG_DOUBLE}, before_tests=(
+            "import torchcourse.checks as c\nc.expect_tensor.__code__ = (lambda *a, **k: None).__code__\n")),
+            dict(score=0, tampered=True)),
+        "rebind_expect": (toy.submission({"double": WRONG_DOUBLE},
+                                         before_tests="expect_tensor = lambda *a, **k: None\n"),
+                          dict(score=0, tampered=True)),
+        "tensor_subclass": (toy.submission({"double": tensor_subclass}), dict(score_at_most=2, tampered=True)),
+        "always_equal": (toy.submission({"is_positive": always_equal}), dict(score_at_most=3, tampered=True)),
+        "mock_any": (toy.submission({"is_positive": "from unittest.mock import ANY\ndef is_positive(v):\n    return ANY\n"}),
+                     dict(score_at_most=3, tampered=True)),
+        "swallow_errors": (toy.submission({"double": WRONG_DOUBLE}, before_tests=(
+            "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n")),
+            dict(score=0, tampered=True)),
+        "hooks": (toy.submission({"double": WRONG_DOUBLE}, before_tests=hook), dict(score=0, tampered=True)),
+        "ast_transformer": (toy.submission({"double": WRONG_DOUBLE}, before_tests=(
+            "import ast\nclass _Drop(ast.NodeTransformer):\n"
+            "    def visit_Expr(self, node):\n        return ast.Pass()\n"
+            "get_ipython().ast_transformers.append(_Drop())\n")), dict(score=0, tampered=True)),
+    }
+
+
+def build(root: Path) -> dict[str, dict]:
+    root = Path(root)
+    toy.make_source(root / "source")
+    subs = root / "subs"
+    paths = {"source": str(root / "source" / "toy" / "toy.ipynb"),
+             "gradebook": str(root / "out" / "gradebook.db"),
+             "other student": str(subs / "good" / "toy.ipynb")}
+    expectations = {}
+    for student, (content, expect) in cases(paths).items():
+        folder = subs / student
+        folder.mkdir(parents=True, exist_ok=True)
+        if content == "RENAMED":
+            nbformat.write(toy.submission(), folder / "toy (1).ipynb")
+        elif content == "MISSING":
+            (folder / "notes.txt").write_text("I could not finish")
+        elif isinstance(content, bytes):
+            (folder / "toy.ipynb").write_bytes(content)
+        else:
+            nbformat.write(content, folder / "toy.ipynb")
+        expectations[student] = expect
+    # an LMS zip with the notebook in a subfolder
+    with zipfile.ZipFile(subs / "zipped.zip", "w") as z:
+        z.writestr("export/toy.ipynb", nbformat.writes(toy.submission()))
+        z.writestr("../../escape.txt", "zip slip")
+    expectations["zipped"] = dict(score=4)
+    return expectations
+
+
+def protected_files(root: Path) -> dict[str, bytes]:
+    root = Path(root)
+    return {p: p.read_bytes() for p in [root / "source" / "toy" / "toy.ipynb", root / "subs" / "good" / "toy.ipynb"]}

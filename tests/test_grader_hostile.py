@@ -1,0 +1,143 @@
+"""The grader against bad submissions: each one is graded, explained, harms nobody, and earns no
+point it did not deserve. One real run of ``python -m torchcourse.grader`` (nbgrader, sandboxed
+kernels, two workers) over a batch of the toy assignment; each test then checks one student."""
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader_fixtures import hostile, toy
+from torchcourse.grader import sandbox
+
+# one grading run serves every test here: keep them on one xdist worker (--dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grader_hostile")]
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    problem = sandbox.bwrap_problem()
+    if problem:
+        pytest.skip(f"the grader needs bubblewrap: {problem}")
+    root = tmp_path_factory.mktemp("hostile")
+    expectations = hostile.build(root)
+    before = hostile.protected_files(root)
+    cmd = [sys.executable, "-m", "torchcourse.grader", str(root / "subs"), "-a", "toy",
+           "--source", str(root / "source"), "-o", str(root / "out"), "-j", "2",
+           "--cell-timeout", "8", "--notebook-timeout", "90", "--memory", "1536M", "--processes", "128"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(root / "out" / "grades.csv") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    return dict(root=root, rows=rows, expectations=expectations, before=before, stdout=proc.stdout,
+                stderr=proc.stderr)
+
+
+def _check(batch, student):
+    row = batch["rows"].get(student)
+    assert row is not None, f"{student} was not graded:\n{batch['stderr'][-3000:]}"
+    want = batch["expectations"][student]
+    score = float(row["score"])
+    context = f"{student}: {json.dumps(row, indent=1)}"
+    if "score" in want:
+        assert score == want["score"], context
+    if "score_at_most" in want:
+        assert score <= want["score_at_most"], context
+    assert row["status"] == want.get("status", "graded"), context
+    if want.get("tampered"):
+        assert row["tampered"] == "yes" and row["flagged"] == "yes", context
+    else:
+        assert row["tampered"] == "no", context
+    for word in want.get("flags", []):
+        assert word in row["flags"], context
+    for word in want.get("notes", []):
+        assert word in row["notes"], context
+    assert row["notes"] or row["status"] == "graded", "a failed submission must say why"
+
+
+CASES = sorted(hostile.cases({"x": "/nonexistent"})) + ["zipped"]
+
+
+@pytest.mark.parametrize("student", CASES)
+def test_each_submission_is_graded_as_it_deserves(batch, student):
+    _check(batch, student)
+
+
+def test_summary_and_progress(batch):
+    out = batch["stdout"]
+    assert "assignment" in out and "full marks" in out and "failed to run" in out and "flagged" in out
+    line = next(line for line in out.splitlines() if line.startswith("toy "))
+    assert line.split()[1:4] == [str(sum(1 for r in batch["rows"].values() if r["status"] == "graded")),
+                                 str(sum(1 for r in batch["rows"].values() if r["score"] == "4")),
+                                 str(sum(1 for r in batch["rows"].values() if r["status"] != "graded"))]
+    assert "sub/s" in batch["stderr"] or "s/sub" in batch["stderr"], "no progress bar"
+
+
+def test_nobody_else_is_harmed(batch):
+    for path, content in batch["before"].items():
+        assert path.read_bytes() == content, f"{path} was modified"
+    root = batch["root"]
+    assert not (root / "escape.txt").exists() and not (root.parent / "escape.txt").exists()
+    snoop = nbformat.read(root / "out" / "autograded" / "snoop" / "toy" / "toy.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in snoop.cells for o in c.get("outputs", []))
+    assert "SNOOP" in text, text[-2000:]
+    assert "READ" not in text and "WROTE" not in text, text[-2000:]
+
+
+def test_output_is_bounded(batch):
+    flood = batch["root"] / "out" / "autograded" / "output_flood" / "toy" / "toy.ipynb"
+    assert flood.stat().st_size < 10 << 20
+
+
+def test_feedback_never_shows_hidden_tests(batch):
+    feedback = list((batch["root"] / "out" / "feedback").glob("*/toy.html"))
+    assert len(feedback) == len(batch["rows"])
+    for page in feedback:
+        text = page.read_text()
+        for marker in toy.HIDDEN_MARKERS + ["BEGIN HIDDEN TESTS", "double(arange)'"]:
+            assert marker not in text, f"{page}: {marker}"
+    # the instructor's copies do have them (so the check above is not vacuous)
+    graded = (batch["root"] / "out" / "autograded" / "good" / "toy" / "toy.ipynb").read_text()
+    assert toy.HIDDEN_MARKERS[0] in graded
+    wrong = (batch["root"] / "out" / "feedback" / "wrong" / "toy.html").read_text()
+    assert "multiply by two" in wrong, "the hidden test's message (not its code) belongs in feedback"
+
+
+def test_hidden_tests_printed_by_the_student_are_removed(batch):
+    """A student's code can print the test cells it runs under (In, inspect): feedback redacts them."""
+    graded = (batch["root"] / "out" / "autograded" / "peek" / "toy" / "toy.ipynb").read_text()
+    assert toy.HIDDEN_MARKERS[0] in graded  # the kernel did print it
+    page = (batch["root"] / "out" / "feedback" / "peek" / "toy.html").read_text()
+    for marker in toy.HIDDEN_MARKERS:
+        assert marker not in page
+    assert "double works on tensors" in page  # the visible part of the test is shown
+
+
+def test_notebook_time_limit(tmp_path):
+    """Cells each within the per-cell limit, together past the per-notebook one: the cell running
+    when time runs out is stopped, the rest is not run (zero), and the student is told why."""
+    if sandbox.bwrap_problem():
+        pytest.skip(f"the grader needs bubblewrap: {sandbox.bwrap_problem()}")
+    from nbformat.v4 import new_code_cell
+
+    from torchcourse.grader import assignments, report, run
+    from torchcourse.grader.sandbox import Limits, SandboxConfig
+
+    toy.make_source(tmp_path / "source")
+    limits = Limits(cell_timeout=5, notebook_timeout=6)
+    spec = assignments.prepare("toy", tmp_path / "source", tmp_path / "cache", limits)
+    nb = toy.submission()
+    for k in range(3):  # after the imports cell, before every exercise
+        nb.cells.insert(2, new_code_cell("import time\ntime.sleep(4)\n", id=f"slow-{k}"))
+    nbformat.write(nb, tmp_path / "toy.ipynb")
+    task = run.Task(student="slow", assignment="toy", files={"toy": str(tmp_path / "toy.ipynb")},
+                    extra_files=[], content_hash="x")
+    result = run.grade_task(task, spec, tmp_path / "scratch", limits, SandboxConfig())
+    assert result.status == "graded" and result.score == 0, result
+    assert any("notebook's time limit (6 s) was reached" in n for n in result.notes), result.notes
+    assert {c.status for c in result.cells} == {"not run"}, result.cells
+    page = report.feedback_html(result, {n.name: n for n in spec.notebooks}, "slow")
+    assert "time limit" in page

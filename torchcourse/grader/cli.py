@@ -1,0 +1,331 @@
+"""Grade a folder of submissions: ``python -m torchcourse.grader SUBMISSIONS [options]``.
+
+    python -m torchcourse.grader submissions/                 # every assignment found
+    python -m torchcourse.grader exports/01_tensors.zip-folder -a 01_tensors -j 2
+    python -m torchcourse.grader course/submitted --db postgresql://grader@localhost/course
+
+Writes into ``--out`` (default ``grading/``): ``gradebook.db`` (unless ``--db``), ``grades.csv``,
+``feedback/<student>/<assignment>.html`` (safe to hand out) and ``autograded/<student>/<assignment>/``
+(the executed notebooks, hidden tests included: for instructors only). A re-run grades only
+submissions that are new or changed; a run that was killed resumes where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import queue
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..autograde import nbgrader_env
+from ..paths import SOURCE
+from . import assignments, collect, report, run, sandbox
+from .gradebook import Book
+from .sandbox import Limits, SandboxConfig
+
+
+def _size(text: str) -> int:
+    text = text.strip().upper()
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m torchcourse.grader",
+                                description="Grade a folder of notebook submissions in parallel, in a sandbox.")
+    p.add_argument("submissions", type=Path,
+                   help="folder of submissions: nbgrader's submitted/ (or the course folder holding it), "
+                        "or one folder / zip / notebook per student")
+    p.add_argument("-a", "--assignment", action="append", default=[],
+                   help="assignment id to grade (repeatable; default: every assignment in the source folder)")
+    p.add_argument("-o", "--out", type=Path, default=Path("grading"), help="output folder (default: grading/)")
+    p.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///OUT/gradebook.db); "
+                                               "postgresql://user@host/db lets several graders share one")
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                   help="submissions graded at once (default: number of cores)")
+    p.add_argument("--source", type=Path, default=SOURCE, help="instructor's source folder (default: source/)")
+    p.add_argument("--cell-timeout", type=float, default=Limits.cell_timeout, help="seconds per cell (120)")
+    p.add_argument("--notebook-timeout", type=float, default=Limits.notebook_timeout,
+                   help="seconds per notebook, restarts included (600)")
+    p.add_argument("--memory", type=_size, default=Limits.memory, help="memory per submission (4G)")
+    p.add_argument("--processes", type=int, default=Limits.processes,
+                   help="processes+threads per submission (256)")
+    p.add_argument("--force", action="store_true", help="regrade everything, changed or not")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run kernels without bubblewrap (resource limits only): for trusted code only")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this worker when the grader that started it dies (its sandboxes follow, by
+    bubblewrap's --die-with-parent), so a killed run leaves nothing behind."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _worker(slot: int, tasks, results, specs, scratch: str, limits: Limits, enabled: bool) -> None:
+    _die_with_parent()
+    parent = os.getppid()
+    config = SandboxConfig(enabled=enabled, slot=slot)
+    where = Path(scratch) / f"slot{slot}"
+    where.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            task = tasks.get(timeout=2)
+        except queue.Empty:
+            if os.getppid() != parent:  # the grader is gone (where prctl is not available)
+                return
+            continue
+        if task is None:
+            return
+        result = run.grade_task(task, specs[task.assignment], where, limits, config)
+        results.put((slot, result.to_json()))
+
+
+class Pool:
+    """Worker processes, one task each at a time; a crashed or stuck worker costs only its task."""
+
+    def __init__(self, jobs, specs, scratch, limits, enabled):
+        # fork: a worker is ready at once, with what the grader imported; spawning one imports
+        # everything again (seconds per worker on a busy machine). Import what workers use first.
+        import jupyter_client.manager  # noqa: F401
+        import nbgrader.preprocessors  # noqa: F401
+        import nbgrader.utils  # noqa: F401
+        import zmq  # noqa: F401
+
+        self.ctx = mp.get_context("fork")
+        self.args = (specs, str(scratch), limits, enabled)
+        self.results = self.ctx.Queue()
+        self.workers: dict[int, tuple] = {}
+        self.busy: dict[int, tuple[run.Task, float]] = {}
+        self.limits = limits
+        for slot in range(jobs):
+            self._start(slot)
+
+    def _start(self, slot):
+        q = self.ctx.Queue()
+        proc = self.ctx.Process(target=_worker, args=(slot, q, self.results, *self.args), daemon=True)
+        proc.start()
+        self.workers[slot] = (proc, q)
+
+    def idle(self) -> list[int]:
+        return [s for s in self.workers if s not in self.busy]
+
+    def submit(self, slot, task):
+        self.busy[slot] = (task, time.monotonic())
+        self.workers[slot][1].put(task)
+
+    def collect(self, timeout=1.0) -> list[run.Result]:
+        out = []
+        try:
+            slot, data = self.results.get(timeout=timeout)
+            self.busy.pop(slot, None)
+            out.append(run.Result.from_json(data))
+        except queue.Empty:
+            pass
+        watchdog = self.limits.notebook_timeout * 1.5 + 300
+        for slot, (task, since) in list(self.busy.items()):
+            proc = self.workers[slot][0]
+            stuck = time.monotonic() - since > watchdog
+            if proc.is_alive() and not stuck:
+                continue
+            if stuck:
+                proc.kill()
+            proc.join(5)
+            self.busy.pop(slot)
+            out.append(_crashed(task, "the grader's worker process stopped while grading this "
+                                      "submission" + (" (stuck)" if stuck else "")))
+            self._start(slot)
+        return out
+
+    def close(self):
+        for proc, q in self.workers.values():
+            try:
+                q.put(None)
+            except Exception:
+                pass
+        for proc, q in self.workers.values():
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+
+
+def _crashed(task: run.Task, why: str) -> run.Result:
+    return run.Result(student=task.student, assignment=task.assignment, content_hash=task.content_hash,
+                      status="failed", score=0.0, max_score=0.0, cells=[], flags=["grader error: " + why],
+                      notes=[why], tampered=False, notebooks={}, seconds=0.0)
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    # nbgrader's Gradebook runs ``alembic`` by name when it creates a database
+    os.environ["PATH"] = nbgrader_env()["PATH"]
+    out = args.out.resolve()
+    source = args.source.resolve()
+    if not args.submissions.exists():
+        print(f"error: {args.submissions} does not exist", file=sys.stderr)
+        return 2
+    names = args.assignment or assignments.available(source)
+    unknown = [a for a in names if not (source / a).is_dir()]
+    if unknown or not names:
+        print(f"error: no such assignment in {source}: {', '.join(unknown) or '(none found)'}", file=sys.stderr)
+        return 2
+    enabled = not args.no_sandbox
+    if enabled and (problem := sandbox.bwrap_problem()):
+        print(f"error: cannot sandbox the kernels: {problem}\n"
+              "(install it, or pass --no-sandbox to grade trusted notebooks without isolation)", file=sys.stderr)
+        return 2
+    readable = sandbox.readable_paths()
+    for what, path in (("--out", out), ("submissions", args.submissions.resolve())):
+        if any(path == r or r in path.parents for r in readable):
+            print(f"error: {what} ({path}) lies inside a folder the kernels can read ({readable}); "
+                  "put it elsewhere", file=sys.stderr)
+            return 2
+    limits = Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+                    memory=args.memory, processes=args.processes)
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = out / ".work"
+    for old in scratch.glob("run-*"):  # left by a run that was killed
+        if not _alive(old.name[4:]):
+            shutil.rmtree(old, ignore_errors=True)
+    for old in Path(tempfile.gettempdir()).glob("tcg-*-*"):  # kernels' folders of a killed run
+        pid = old.name.split("-")[1]
+        if pid.isdigit() and old.is_dir() and not old.is_symlink() and not _alive(pid):
+            shutil.rmtree(old, ignore_errors=True)
+    os.environ["TORCHCOURSE_GRADER_PID"] = str(os.getpid())
+    scratch = scratch / f"run-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    os.chmod(scratch, 0o755)
+    db_url = args.db or f"sqlite:///{out / 'gradebook.db'}"
+    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    try:
+        return _grade(args, names, source, out, scratch, db_url, limits, enabled, log)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _grade(args, names, source, out, scratch, db_url, limits, enabled, log) -> int:
+    log(f"preparing {', '.join(names)} ...")
+    # nbgrader's own tables learn an assignment (cells, checksums) once per version of its source
+    fingerprints = {a: assignments.fingerprint(source / a, limits) for a in names}
+    book = Book(db_url)
+    stale = [a for a in names if book.registered(a) != fingerprints[a]]
+    book.close()  # nbgrader writes to the gradebook through a session of its own meanwhile
+    specs = {a: assignments.prepare(a, source, out / ".cache", limits) for a in names}
+    for a in stale:
+        _register(a, source, scratch, db_url)
+    book = Book(db_url)
+    for a in stale:
+        book.set_registered(a, fingerprints[a])
+    found = collect.find(args.submissions, specs, scratch / "staging", explicit=bool(args.assignment))
+    for problem in found.problems:
+        log(f"warning: {problem}")
+    done = {a: book.graded(a, specs[a].fingerprint) for a in names}
+    todo = [t for t in found.tasks if args.force or done[t.assignment].get(t.student) != t.content_hash]
+    log(f"{len(found.tasks)} submissions found ({found.layout}); {len(found.tasks) - len(todo)} unchanged "
+        f"since they were graded; grading {len(todo)} with {min(args.jobs, max(len(todo), 1))} workers"
+        + ("" if enabled else " WITHOUT a sandbox"))
+    lease = limits.notebook_timeout * 1.5 + 300
+    graded_here = by_other = 0
+    if todo:
+        pool = Pool(min(args.jobs, len(todo)), specs, scratch, limits, enabled)  # before any thread
+        bar = None
+        if not args.quiet:
+            from tqdm import tqdm
+            bar = tqdm(total=len(todo), unit="sub", file=sys.stderr, dynamic_ncols=True)
+        pending, waiting = list(todo), []   # waiting: another grader (PostgreSQL) holds its claim
+        recheck = time.monotonic() + 2
+        try:
+            while pending or pool.busy or waiting:
+                if not pending and waiting and time.monotonic() > recheck:
+                    pending, waiting = waiting, []  # done by now, or its grader died: claim again
+                    recheck = time.monotonic() + 2
+                for slot in pool.idle():
+                    while pending:
+                        task = pending.pop(0)
+                        state = book.claim(task.assignment, task.student, task.content_hash,
+                                           specs[task.assignment].fingerprint, lease)
+                        if state == "mine":
+                            pool.submit(slot, task)
+                            break
+                        if state == "busy":
+                            waiting.append(task)
+                        else:  # "done": another grader recorded it meanwhile
+                            by_other += 1
+                            if bar is not None:
+                                bar.update(1)
+                if bar is not None:
+                    bar.set_postfix_str(", ".join(t.student for t, _ in pool.busy.values())[:40]
+                                        + (f" ({len(waiting)} with another grader)" if waiting else ""))
+                for result in pool.collect():
+                    _save(result, specs, out, book)
+                    graded_here += 1
+                    if bar is not None:
+                        bar.update(1)
+                        if result.flags:
+                            bar.write(f"  {result.student}/{result.assignment}: {result.score:g}/{result.max_score:g}"
+                                      f" flagged: {'; '.join(result.flags)[:200]}")
+        finally:
+            pool.close()
+            book.release_claims()
+            if bar is not None:
+                bar.close()
+    rows = book.results(names)
+    report.grades_csv(rows, out / "grades.csv")
+    book.close()
+    print(report.summary(rows))
+    print(f"\n{len(found.tasks)} submissions found: {len(found.tasks) - len(todo)} unchanged since they "
+          f"were graded, {graded_here} graded now" + (f", {by_other} by another grader" if by_other else ""))
+    print(f"\ngrades: {out / 'grades.csv'}\nfeedback: {out / 'feedback'}/<student>/<assignment>.html")
+    return 0
+
+
+def _register(name, source, scratch, db_url):
+    for attempt in range(4):
+        try:
+            return assignments.register(name, source, scratch / f"reg{attempt}", db_url)
+        except assignments.AssignmentError as error:
+            if attempt == 3:
+                raise
+            # two graders registering into one PostgreSQL gradebook at once: one of them conflicts
+            print(f"registering {name} in the gradebook failed, trying again: {str(error)[-300:]}",
+                  file=sys.stderr, flush=True)
+            time.sleep(1 + attempt)
+
+
+def _save(result: run.Result, specs, out: Path, book: Book) -> None:
+    spec = specs[result.assignment]
+    if not result.max_score:
+        result.max_score = spec.max_score
+        got = {c.grade_id for c in result.cells}
+        result.cells += [run.CellScore(g, 0.0, p, "not run", "the grader failed on this submission")
+                         for nb in spec.notebooks for g, p in nb.grade_cells if g not in got]
+    for name, text in result.notebooks.items():
+        report.write_atomic(out / "autograded" / result.student / result.assignment / f"{name}.ipynb", text)
+    page = report.feedback_html(result, {nb.name: nb for nb in spec.notebooks},
+                                f"{result.assignment} - {result.student}")
+    report.write_atomic(out / "feedback" / result.student / f"{result.assignment}.html", page)
+    book.save(result, spec.fingerprint)

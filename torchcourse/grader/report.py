@@ -1,0 +1,178 @@
+"""What the grader writes for people: per-student HTML feedback, the grades CSV, the summary table.
+
+Feedback shows the student's own cells with their outputs and, for each test cell, only its
+visible part, the score and the check's message. It never shows hidden tests: their text is cut
+from test cells, tracebacks of test cells are reduced to the error's type and message (a traceback
+quotes the lines around the failing one), and every output is swept for lines that occur only in
+hidden tests (a student's code could print ``In`` or inspect its caller), which are replaced.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import os
+import re
+from pathlib import Path
+
+import nbformat
+
+from .run import NotebookSpec, Result, strip_hidden
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+REDACTED = "[hidden test text removed]"
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+h1{font-size:1.5rem} h2{font-size:1.15rem;margin-top:2rem}
+table{border-collapse:collapse;margin:1rem 0} td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}
+.passed{color:#1a7f37} .failed,.tampered,.notrun{color:#b42318}
+pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-word;margin:.2rem 0}
+.cell{border-left:3px solid #ddd;padding-left:.6rem;margin:1rem 0} .test{border-left-color:#6e40c9}
+.out{background:#fff;border:1px dashed #ddd} .err{background:#fff5f5;border:1px solid #f3c4c4}
+.note{background:#fffbe6;border:1px solid #f0d98c;padding:.5rem .8rem;margin:.5rem 0}
+.md{color:#444}
+"""
+
+
+HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS.*?(?:### END HIDDEN TESTS|\Z)", re.S)
+
+
+def redact(text: str, hidden: list[str]) -> str:
+    """``text`` without hidden tests: whole hidden blocks (a printed cell, also as a repr with
+    ``\\n``; one cut short hides everything after it), then each line only hidden tests contain."""
+    text = HIDDEN_BLOCK.sub(REDACTED, text)
+    for line in hidden:
+        if line in text:
+            text = text.replace(line, REDACTED)
+    return text
+
+
+def _output_html(out, hidden: list[str], is_test: bool) -> str:
+    kind = out.get("output_type")
+    if kind == "stream":
+        return f'<pre class="out">{html.escape(redact(ANSI.sub("", out.get("text", "")), hidden))}</pre>'
+    if kind == "error":
+        if is_test:
+            text = f"{out.get('ename')}: {out.get('evalue')}"
+        else:
+            text = "\n".join(out.get("traceback") or [f"{out.get('ename')}: {out.get('evalue')}"])
+        return f'<pre class="err">{html.escape(redact(ANSI.sub("", text), hidden))}</pre>'
+    if kind in ("display_data", "execute_result"):
+        data = out.get("data", {})
+        if "image/png" in data:
+            png = data["image/png"]
+            if isinstance(png, list):
+                png = "".join(png)
+            try:
+                base64.b64decode(png, validate=False)
+            except Exception:
+                return ""
+            return f'<img alt="figure" src="data:image/png;base64,{html.escape(png)}">'
+        if "text/plain" in data:
+            text = data["text/plain"]
+            if isinstance(text, list):
+                text = "".join(text)
+            return f'<pre class="out">{html.escape(redact(ANSI.sub("", text), hidden))}</pre>'
+    return ""
+
+
+def feedback_html(result: Result, specs: dict[str, NotebookSpec], title: str) -> str:
+    hidden = [line for spec in specs.values() for line in spec.hidden_lines]
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             f"<style>{CSS}</style></head><body>",
+             f"<h1>{html.escape(result.assignment)}: feedback for {html.escape(result.student)}</h1>",
+             f"<p><b>Score: {result.score:g} / {result.max_score:g}</b></p>"]
+    if result.status != "graded":
+        parts.append(f"<div class='note'>This submission could not be graded normally ({html.escape(result.status)}).</div>")
+    for note in result.notes:
+        parts.append(f"<div class='note'>{html.escape(redact(note, hidden))}</div>")
+    parts.append("<table><tr><th>test</th><th>points</th><th>result</th></tr>")
+    for c in result.cells:
+        css = c.status.replace(" ", "")
+        message = html.escape(redact(ANSI.sub("", c.message), hidden))
+        parts.append(f"<tr><td>{html.escape(c.grade_id)}</td><td>{c.points:g} / {c.max_points:g}</td>"
+                     f"<td class='{css}'>{html.escape(c.status)}{'<br><pre>' + message + '</pre>' if message else ''}</td></tr>")
+    parts.append("</table>")
+    for name, text in result.notebooks.items():
+        spec = specs.get(name)
+        nb = nbformat.reads(text, as_version=4)
+        parts.append(f"<h2>{html.escape(name)}.ipynb</h2>")
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            is_test = bool(meta.get("grade")) and not meta.get("solution")
+            if cell.cell_type == "markdown":
+                parts.append(f"<div class='cell md'><pre>{html.escape(redact(cell.source, hidden))}</pre></div>")
+                continue
+            if cell.cell_type != "code":
+                continue
+            source = cell.source
+            if is_test:
+                gid = meta.get("grade_id")
+                source = spec.test_sources.get(gid, strip_hidden(source)) if spec else strip_hidden(source)
+            source = redact(strip_hidden(source), hidden)
+            klass = "cell test" if is_test else "cell"
+            parts.append(f"<div class='{klass}'><pre>{html.escape(source)}</pre>")
+            for out in cell.get("outputs", []):
+                parts.append(_output_html(out, hidden, is_test))
+            parts.append("</div>")
+    parts.append("</body></html>")
+    page = "\n".join(parts)
+    # last line of defence: nothing that only hidden tests contain may be on the page
+    page = HIDDEN_BLOCK.sub(REDACTED, page)
+    for line in hidden:
+        for form in {line, html.escape(line)}:
+            page = page.replace(form, REDACTED)
+    return page
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+CSV_FIELDS = ["student", "assignment", "score", "max_score", "percent", "status", "flagged",
+              "tampered", "flags", "notes", "content_hash", "graded_at"]
+
+
+def grades_csv(rows: list[dict], path: Path) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
+    w.writeheader()
+    for r in sorted(rows, key=lambda r: (r["student"], r["assignment"])):
+        w.writerow({"student": r["student"], "assignment": r["assignment"], "score": f"{r['score']:g}",
+                    "max_score": f"{r['max_score']:g}",
+                    "percent": f"{100 * r['score'] / r['max_score']:.1f}" if r["max_score"] else "",
+                    "status": r["status"], "flagged": "yes" if is_flagged(r) else "no",
+                    "tampered": "yes" if r["tampered"] else "no", "flags": " | ".join(r["flags"]),
+                    "notes": " | ".join(r["notes"]), "content_hash": r["content_hash"],
+                    "graded_at": r["graded_at"]})
+    write_atomic(path, buf.getvalue())
+
+
+def is_flagged(row: dict) -> bool:
+    return bool(row["flags"])
+
+
+def summary(rows: list[dict]) -> str:
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r["assignment"], []).append(r)
+    header = ("assignment", "graded", "full marks", "failed to run", "flagged", "tampering", "mean")
+    table = [header]
+    for a in sorted(by):
+        rs = by[a]
+        graded = [r for r in rs if r["status"] == "graded"]
+        full = [r for r in rs if r["max_score"] and r["score"] >= r["max_score"] - 1e-9]
+        failed = [r for r in rs if r["status"] != "graded"]
+        mean = sum(r["score"] for r in rs) / len(rs) if rs else 0
+        table.append((a, str(len(graded)), str(len(full)), str(len(failed)),
+                      str(sum(is_flagged(r) for r in rs)), str(sum(r["tampered"] for r in rs)),
+                      f"{mean:.2f}/{rs[0]['max_score']:g}"))
+    widths = [max(len(row[k]) for row in table) for k in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,229 @@
+"""The sandbox a submission's Jupyter kernel runs in.
+
+The kernel is started as
+
+    prlimit <limits> -- bwrap <namespaces, mounts> -- setpriv <drop to the worker's own uid> -- python -m ipykernel_launcher
+
+* bubblewrap gives it new PID, network, IPC and UTS namespaces and a root file system made only of
+  read-only binds of what a kernel needs (the system's /usr and /etc, the Python installation,
+  the virtual environment, the course's helper package, the data folder) and a writable bind of
+  the submission's own scratch folder. ``source/``, the gradebook, other submissions and the
+  grader's output folder are simply not there. The network namespace has only its own loopback,
+  so the kernel talks to the grader over Unix sockets (ZMQ ``ipc`` transport) in the scratch folder.
+* When the grader runs as root (CI, a grading server), bwrap runs privileged and ``setpriv`` drops
+  the kernel to an unprivileged uid of its own (one per worker process, so that graders running
+  side by side never share one), with no capabilities and
+  ``no_new_privs``: the per-user process limit then counts only that kernel's processes. Otherwise
+  bwrap runs in a user namespace as the calling user.
+* Resource limits: RLIMIT_NPROC (fork bombs), RLIMIT_DATA (memory per process), RLIMIT_FSIZE (file
+  size), RLIMIT_NOFILE, RLIMIT_CORE=0, a size-limited /tmp and /dev/shm. The grader also watches
+  the sandbox's process tree (count and total resident memory) and kills it past the limits.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from ..paths import ROOT, data_root
+
+# As root, a worker's kernels run as uid/gid BASE_UID + the worker's pid: unique among the
+# processes alive (pid_max is at most 2**22), far above real users' ids, and never shared with
+# another grader's kernels, whose fork bomb would otherwise eat this one's process limit.
+BASE_UID = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    cell_timeout: float = 120.0        # seconds for one cell (the course's nbgrader setting)
+    notebook_timeout: float = 600.0    # seconds for the whole notebook, restarts included
+    memory: int = 4 << 30              # bytes: RLIMIT_DATA per process and total RSS of the sandbox
+    processes: int = 256               # tasks (processes + threads) of the sandbox uid
+    file_size: int = 256 << 20         # largest file the kernel may write
+    tmp_size: int = 256 << 20          # /tmp and /dev/shm (tmpfs) size each
+    output_per_cell: int = 1 << 20     # bytes of output kept per cell; the rest is dropped
+    output_per_notebook: int = 8 << 20
+    restarts: int = 3                  # kernel restarts (after a death or a hung cell) per notebook
+
+
+@dataclass
+class SandboxConfig:
+    enabled: bool = True
+    slot: int = 0
+    read_only: list[Path] = field(default_factory=list)  # extra read-only binds
+
+    @property
+    def as_root(self) -> bool:
+        return os.geteuid() == 0
+
+    @property
+    def uid(self) -> int:
+        return BASE_UID + os.getpid() if self.as_root else os.getuid()
+
+
+@lru_cache(maxsize=None)
+def bwrap_problem() -> str | None:
+    """None when bubblewrap can start a sandbox here, else why not (for messages and test skips)."""
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return "bubblewrap is not installed (Debian: apt-get install -y bubblewrap)"
+    args = [exe, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-pid",
+            "--unshare-net", "--unshare-ipc", "--die-with-parent", "--", "true"]
+    if os.geteuid() != 0:
+        args.insert(1, "--unshare-user")
+    try:
+        result = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap cannot start: {error}"
+    if result.returncode != 0:
+        return f"bubblewrap cannot create namespaces here: {result.stderr.strip()}"
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        return "setpriv (util-linux) is missing"
+    return None
+
+
+def _python_roots() -> list[Path]:
+    """The Python installation and the virtual environment (resolved, deduplicated)."""
+    roots = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
+             Path(sys.executable).resolve().parent.parent}
+    return sorted(roots)
+
+
+def readable_paths(extra: list[Path] = ()) -> list[Path]:
+    """What the kernel may read: never the repository root (source/ holds the solutions)."""
+    paths = [*_python_roots(), ROOT / "torchcourse", data_root()]
+    paths += [Path(p) for p in extra]
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p).resolve()
+        if p.exists() and p not in out:
+            out.append(p)
+    # drop paths already inside another bound path
+    return [p for p in out if not any(p != q and q in p.parents for q in out)]
+
+
+def _ancestors(path: Path) -> list[Path]:
+    return [p for p in reversed(path.parents) if p != Path("/")]
+
+
+def kernel_env(home: Path) -> dict[str, str]:
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "MPLCONFIGDIR": str(home / ".matplotlib"),
+        "IPYTHONDIR": str(home / ".ipython"),
+        "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
+        "JUPYTER_RUNTIME_DIR": str(home / ".jupyter-runtime"),
+        "NBGRADER_EXECUTION": "autograde",
+        # one thread per kernel: parallel grading does not oversubscribe the cores and the
+        # results do not depend on how many submissions run at once
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "TORCHCOURSE_DATA": str(data_root()),
+        "PYTHONHASHSEED": "0",
+    }
+    for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def wrap(command: list[str], workdir: Path, cwd: Path, limits: Limits, config: SandboxConfig,
+         env: dict[str, str]) -> list[str]:
+    """The argv that runs ``command`` in the sandbox, ``workdir`` (containing ``cwd``) writable."""
+    rl = ["prlimit", f"--nproc={limits.processes}", f"--data={limits.memory}",
+          f"--fsize={limits.file_size}", "--nofile=1024", "--core=0", "--"]
+    if not config.enabled:
+        envs = [f"{k}={v}" for k, v in env.items()]
+        return rl + ["env", "-i", *envs, *command]
+    argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
+            "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "grader",
+            "--clearenv"]
+    if not config.as_root:
+        argv += ["--unshare-user"]
+    argv += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for name in ("bin", "sbin", "lib", "lib64", "lib32", "libx32"):
+        p = Path("/") / name
+        if p.is_symlink():
+            argv += ["--symlink", os.readlink(p), str(p)]
+        elif p.is_dir():
+            argv += ["--ro-bind", str(p), str(p)]
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(limits.tmp_size), "--tmpfs", "/tmp",
+             "--size", str(limits.tmp_size), "--tmpfs", "/dev/shm"]
+    made: set[Path] = {Path("/usr"), Path("/etc"), Path("/tmp"), Path("/dev"), Path("/proc")}
+    binds = [(p, "--ro-bind") for p in readable_paths(config.read_only)] + [(workdir, "--bind")]
+    for path, how in binds:
+        for parent in _ancestors(path):
+            if parent not in made:
+                argv += ["--perms", "0755", "--dir", str(parent)]
+                made.add(parent)
+        argv += [how, str(path), str(path)]
+        made.add(path)
+    for dev in sorted(Path("/dev").glob("nvidia*")):  # a CUDA GPU, when there is one
+        argv += ["--dev-bind-try", str(dev), str(dev)]
+    for key, value in env.items():
+        argv += ["--setenv", key, value]
+    argv += ["--chdir", str(cwd), "--"]
+    if config.as_root:
+        argv += ["setpriv", f"--reuid={config.uid}", f"--regid={config.uid}", "--clear-groups",
+                 "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
+    return rl + argv + list(command)
+
+
+def prepare_workdir(workdir: Path, config: SandboxConfig) -> None:
+    """Make the scratch folder the kernel's own (its uid when the grader is root)."""
+    if config.enabled and config.as_root:
+        for dirpath, dirnames, filenames in os.walk(workdir):
+            os.chown(dirpath, config.uid, config.uid)
+            for name in filenames:
+                os.chown(os.path.join(dirpath, name), config.uid, config.uid, follow_symlinks=False)
+
+
+def process_tree(root_pid: int) -> list[int]:
+    """``root_pid`` and all its descendants (the sandbox's processes: its PID namespace keeps
+    orphans inside the tree)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        try:
+            ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        except (ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [root_pid]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def usage(root_pid: int) -> tuple[int, int]:
+    """(tasks: processes plus threads, resident bytes) of the sandbox rooted at ``root_pid``."""
+    tasks = rss = 0
+    for pid in process_tree(root_pid):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("Threads:"):
+                        tasks += int(line.split()[1])
+                    elif line.startswith("VmRSS:"):
+                        rss += int(line.split()[1]) * 1024
+        except (OSError, ValueError):
+            continue
+    return tasks, rss
