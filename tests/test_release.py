@@ -94,3 +94,22 @@ def test_workspace_copies_new_notebooks_and_never_overwrites(tmp_path):
     (rel / "01_x" / "01_x.ipynb").write_text("released v2")
     assert workspace.copy_new_release(rel, work) == []
     assert (work / "01_x" / "01_x.ipynb").read_text() == "student's answers"
+
+
+def test_setup_skips_nbgrader_only_when_nothing_changed(tmp_path, monkeypatch):
+    for name in ("source", "release"):
+        (tmp_path / name / "01_x").mkdir(parents=True)
+        (tmp_path / name / "01_x" / "01_x.ipynb").write_text(f"{name} v1")
+    monkeypatch.setattr(release, "ROOT", tmp_path)
+    monkeypatch.setattr(release, "SOURCE", tmp_path / "source")
+    monkeypatch.setattr(release, "RELEASE", tmp_path / "release")
+    monkeypatch.setattr(release, "STAMP", tmp_path / ".release-stamp")
+    runs = []
+    monkeypatch.setattr(release, "regenerate", lambda names, check=False: runs.append(names) or {})
+    release.regenerate_if_changed(["01_x"])
+    release.regenerate_if_changed(["01_x"])
+    assert len(runs) == 1, "a second set-up with nothing changed must not run nbgrader again"
+    for edited in ("source", "release"):  # an edit on either side (a hand-edited release too)
+        (tmp_path / edited / "01_x" / "01_x.ipynb").write_text(f"{edited} v2")
+        release.regenerate_if_changed(["01_x"])
+    assert len(runs) == 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,11 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .paths import NBGRADER_CONFIG, RELEASE, SOURCE, assignments
+from .paths import NBGRADER_CONFIG, RELEASE, ROOT, SOURCE, assignments
+
+# Fingerprint of the inputs and outputs of the last regeneration: a set-up that changed nothing
+# skips nbgrader (seconds per assignment). Not committed; any edit to source/ or release/ misses it.
+STAMP = ROOT / ".release-stamp"
 
 
 class ReleaseFailed(RuntimeError):
@@ -47,6 +52,29 @@ def differences(generated: Path, committed: Path) -> list[str]:
     return sorted(cmp.left_only + cmp.right_only + cmp.diff_files)
 
 
+def fingerprint(names: list[str]) -> str:
+    """Hash of everything a regeneration reads and writes: nbgrader, its config, source/ and release/."""
+    from importlib.metadata import version  # not ``import nbgrader``: that alone takes a second
+
+    digest = hashlib.sha256(version("nbgrader").encode() + NBGRADER_CONFIG.read_bytes())
+    for folder in (SOURCE, RELEASE):
+        for name in names:
+            for path in sorted((folder / name).rglob("*")):
+                if path.is_file() and ".ipynb_checkpoints" not in path.parts and "__pycache__" not in path.parts:
+                    digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def regenerate_if_changed(names: list[str]) -> dict[str, list[str]]:
+    """Like ``regenerate``, but nothing to do when source/ and release/ are as the last run left them."""
+    stamp = f"{' '.join(names)} {fingerprint(names)}"
+    if STAMP.is_file() and STAMP.read_text() == stamp:
+        return {}
+    changed = regenerate(names)
+    STAMP.write_text(f"{' '.join(names)} {fingerprint(names)}")
+    return changed
+
+
 def regenerate(names: list[str], check: bool = False) -> dict[str, list[str]]:
     """Generate every named assignment; write changes unless ``check``. Return what differed."""
     with tempfile.TemporaryDirectory(prefix="release-") as scratch:
@@ -66,13 +94,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("assignments", nargs="*", help="assignment ids (default: all in source/)")
     parser.add_argument("--check", action="store_true", help="only report a stale release; exit 1 if so")
     parser.add_argument("--quiet", action="store_true", help="say nothing when nothing changed")
+    parser.add_argument("--force", action="store_true",
+                        help="run nbgrader even if source/ and release/ are unchanged since the last run")
     args = parser.parse_args(argv)
     names = args.assignments or assignments()
     unknown = [a for a in names if not (SOURCE / a).is_dir()]
     if unknown:
         parser.error(f"no such assignment in source/: {', '.join(unknown)}")
     try:
-        changed = regenerate(names, check=args.check)
+        if args.check or args.force:
+            changed = regenerate(names, check=args.check)
+        else:
+            changed = regenerate_if_changed(names)
     except ReleaseFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
