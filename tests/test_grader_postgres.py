@@ -9,7 +9,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ import nbformat
 import pytest
 
 from grader_fixtures import hostile, toy
+from local_servers import free_port, stop
 from torchcourse.grader import sandbox
 
 pytestmark = [pytest.mark.slow]
@@ -39,12 +39,6 @@ def _pg_bin() -> Path | None:
 PG_BIN = _pg_bin()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def postgres():
     """A throwaway PostgreSQL server on 127.0.0.1; yields the URL of an empty database."""
@@ -62,7 +56,7 @@ def postgres():
             user = pwd.getpwnam("nobody")
         os.chown(folder, user.pw_uid, user.pw_gid)
         as_user = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--"]
-    data, port = folder / "data", _free_port()
+    data, port = folder / "data", free_port()
     env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
     subprocess.run(as_user + [str(PG_BIN / "initdb"), "-D", str(data), "-U", "grader", "--auth=trust",
                               "-E", "UTF8", "--no-sync"], check=True, capture_output=True, env=env,
@@ -87,11 +81,7 @@ def postgres():
         conn.close()
         yield f"postgresql://grader@127.0.0.1:{port}/course"
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server, 30)
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
 

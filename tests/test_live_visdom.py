@@ -39,16 +39,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from local_servers import free_port, stop  # noqa: E402
 from torchcourse import visdom_assets as va  # noqa: E402
 from torchcourse.live import LiveView, metric_family, server_answers  # noqa: E402
 
 SERVER_START_LIMIT_S = 90  # a cold start imports torch and tornado: slow on a busy machine
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -68,12 +63,7 @@ def visdom_server(tmp_path: Path, module_args=("-c", "from visdom.server.run_ser
             time.sleep(0.2)
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop(process, 10)
         log.close()
 
 
