@@ -129,13 +129,17 @@ def test_score_is_the_mean_over_rows_in_eval_mode_and_restores_the_mode():
 
 # --- the timed training loop -------------------------------------------------------------------
 
-def test_train_timed_learns_and_records_history():
+def train_toy(**options):
+    """train_timed on 1024 toy rows (batches of 64, Adam 3e-3), evaluated on the training rows."""
     torch.manual_seed(0)
     X, y = toy_data(1024)
     model = mnist.mlp(64)
-    run = mnist.train_timed(model, lambda e: mnist.device_batches(X, y, 64), (X, y),
-                            optimizer=torch.optim.Adam(model.parameters(), lr=3e-3), epochs=3,
-                            eval_every=8, targets=(0.5, 2.0), stop_when_reached=False)
+    return mnist.train_timed(model, lambda e: mnist.device_batches(X, y, 64), (X, y),
+                             optimizer=torch.optim.Adam(model.parameters(), lr=3e-3), **options)
+
+
+def test_train_timed_learns_and_records_history():
+    run = train_toy(epochs=3, eval_every=8, targets=(0.5, 2.0), stop_when_reached=False)
     assert run["steps"] == 3 * 16
     assert run["reached"][0.5] is not None and run["reached"][2.0] is None
     keys = {"step", "epoch", "samples", "seconds", "train_loss", "test_loss", "test_acc"}
@@ -149,12 +153,7 @@ def test_train_timed_learns_and_records_history():
 
 
 def test_train_timed_stops_when_the_targets_are_reached():
-    torch.manual_seed(0)
-    X, y = toy_data(1024)
-    model = mnist.mlp(64)
-    run = mnist.train_timed(model, lambda e: mnist.device_batches(X, y, 64), (X, y),
-                            optimizer=torch.optim.Adam(model.parameters(), lr=3e-3), epochs=20,
-                            eval_every=4, targets=(0.3,))
+    run = train_toy(epochs=20, eval_every=4, targets=(0.3,))
     assert run["reached"][0.3] is not None
     assert run["steps"] < 20 * 16
 
