@@ -1,4 +1,4 @@
-"""The course's nbgrader settings, shared by release generation, tests and grading."""
+"""The course's nbgrader settings, shared by release generation, tests, stock nbgrader and the course grader."""
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
 c.CourseDirectory.course_id = "pytorch-fundamentals"
@@ -22,3 +22,10 @@ c.IgnorePattern.pattern = r"(?s).*"
 # Keep feedback and gradebooks small even when a submission prints a flood.
 c.LimitOutput.max_lines = 300
 c.LimitOutput.max_traceback = 100
+
+# The course grader (./course grade) reads the two time limits above and these (course_tools/grading/limits.py).
+c.CourseGrader.notebook_timeout = 600         # seconds for a whole notebook, kernel restarts included
+c.CourseGrader.memory = 4 << 30               # bytes, per submission's sandbox
+c.CourseGrader.processes = 256                # processes + threads, per sandbox
+c.CourseGrader.output_per_cell = 1 << 20      # bytes of output kept per cell, errors included
+c.CourseGrader.output_per_notebook = 8 << 20  # bytes of output kept per notebook

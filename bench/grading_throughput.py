@@ -1,4 +1,4 @@
-"""Grading throughput: stock ``nbgrader autograde`` vs ``python -m torchcourse.grader``.
+"""Grading throughput: stock ``nbgrader autograde`` vs the course grader (``./course grade``).
 
     .venv/bin/python bench/grading_throughput.py [--assignment 01_tensors] [-n 8] [-j 2]
 
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from torchcourse import autograde  # noqa: E402
+from course_tools import autograde  # noqa: E402
 
 
 def main() -> int:
@@ -57,14 +57,14 @@ def main() -> int:
             print(f"stock nbgrader autograde: {stock:7.1f} s  {60 * args.n / stock:6.2f} submissions/min", flush=True)
 
         t = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "torchcourse.grader", str(subs), "-a", args.assignment,
+        proc = subprocess.run([sys.executable, "-m", "course_tools", "grade", str(subs), "-a", args.assignment,
                                "-o", str(work / "ours"), "-j", str(args.jobs), "--quiet"],
                               cwd=ROOT, capture_output=True, text=True)
         ours = time.monotonic() - t
         if proc.returncode != 0:
             print(proc.stdout + proc.stderr)
             return 1
-        print(f"torchcourse.grader -j {args.jobs}:  {ours:7.1f} s  {60 * args.n / ours:6.2f} submissions/min")
+        print(f"course grader -j {args.jobs}:  {ours:7.1f} s  {60 * args.n / ours:6.2f} submissions/min")
         with open(work / "ours" / "grades.csv") as f:
             our_totals = {r["student"]: float(r["score"]) for r in csv.DictReader(f)}
         if stock is not None:

@@ -10,12 +10,11 @@ All submissions of one assignment are graded in one nbgrader run (one xdist work
 import importlib.util
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from noise import make_noisy
-from torchcourse import autograde
-from torchcourse.paths import RELEASE, SOURCE
+from course_tools import autograde
+from course_tools.layout import REPO
 
 ANSWERS = Path(__file__).parent / "answers"
 
@@ -35,7 +34,7 @@ def group(assignment):
 
 
 def exercises(assignment):
-    return list(autograde.solution_sources(autograde.read_notebook(autograde.notebook_path(SOURCE, assignment))))
+    return list(autograde.solution_sources(autograde.read_notebook(autograde.notebook_path(REPO.source, assignment))))
 
 
 def wrong_cases():
@@ -48,10 +47,10 @@ def wrong_cases():
 
 def submissions(assignment):
     bank = BANKS[assignment]
-    solutions = autograde.solution_sources(autograde.read_notebook(autograde.notebook_path(SOURCE, assignment)))
+    solutions = autograde.solution_sources(autograde.read_notebook(autograde.notebook_path(REPO.source, assignment)))
     subs = {
         "solution": autograde.submission(assignment),
-        "release": autograde.read_notebook(autograde.notebook_path(RELEASE, assignment)),
+        "release": autograde.read_notebook(autograde.notebook_path(REPO.release, assignment)),
         "noisy": autograde.submission(assignment, {e: make_noisy(src, e) for e, src in solutions.items()}),
     }
     alternatives = max((len(v) for v in bank.RIGHT.values()), default=0)

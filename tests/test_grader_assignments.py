@@ -10,9 +10,10 @@ import sys
 import nbformat
 import pytest
 
-from torchcourse import autograde
-from torchcourse.grader import run, sandbox
-from torchcourse.paths import SOURCE, assignments
+from course_tools import autograde
+from course_tools.grading import sandbox
+from course_tools.grading.source_analysis import notebook_spec
+from course_tools.layout import REPO
 
 pytestmark = [pytest.mark.slow]
 
@@ -20,12 +21,12 @@ pytestmark = [pytest.mark.slow]
 def test_solutions_get_full_marks_unflagged(tmp_path):
     if sandbox.bwrap_problem():
         pytest.skip(f"the grader needs bubblewrap: {sandbox.bwrap_problem()}")
-    names = assignments()
+    names = REPO.assignments()
     for a in names:
         target = tmp_path / "course" / "submitted" / "solver" / a / f"{a}.ipynb"
         target.parent.mkdir(parents=True)
         nbformat.write(autograde.submission(a), target)
-    proc = subprocess.run([sys.executable, "-m", "torchcourse.grader", str(tmp_path / "course"),
+    proc = subprocess.run([sys.executable, "-m", "course_tools", "grade", str(tmp_path / "course"),
                            "-o", str(tmp_path / "out"), "-j", "2", "--quiet"],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -35,7 +36,7 @@ def test_solutions_get_full_marks_unflagged(tmp_path):
     for a, row in rows.items():
         assert (row["status"], row["score"], row["flags"]) == ("graded", row["max_score"], ""), row
         page = (tmp_path / "out" / "feedback" / "solver" / f"{a}.html").read_text()
-        spec = run.notebook_spec(SOURCE / a / f"{a}.ipynb")
+        spec = notebook_spec(REPO.source / a / f"{a}.ipynb")
         assert "BEGIN HIDDEN TESTS" not in page
         for line in spec.hidden_lines:
             assert line not in page and html.escape(line) not in page, f"{a}: hidden test in feedback: {line}"

@@ -14,8 +14,9 @@ import nbformat
 import pytest
 
 from grader_fixtures import hostile, toy
-from torchcourse.grader import collect, sandbox
-from torchcourse.grader.run import AssignmentSpec, notebook_spec
+from course_tools.grading import collect, sandbox
+from course_tools.grading.model import AssignmentSpec
+from course_tools.grading.source_analysis import notebook_spec
 
 HALF = {"double": hostile.WRONG_DOUBLE, "mean_of": "def mean_of(xs):\n    return 0\n"}
 
@@ -90,7 +91,7 @@ def test_nbgrader_submitted_layout(tmp_path):
 
 
 def _grader(subs: Path, source: Path, out: Path, *extra: str, **popen):
-    cmd = [sys.executable, "-m", "torchcourse.grader", str(subs), "-a", "toy", "--source", str(source),
+    cmd = [sys.executable, "-m", "course_tools", "grade", str(subs), "-a", "toy", "--source", str(source),
            "-o", str(out), "--quiet", *extra]
     if popen:
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)

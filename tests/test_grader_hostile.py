@@ -1,17 +1,16 @@
 """The grader against bad submissions: each one is graded, explained, harms nobody, and earns no
-point it did not deserve. One real run of ``python -m torchcourse.grader`` (nbgrader, sandboxed
+point it did not deserve. One real run of ``./course grade`` (nbgrader, sandboxed
 kernels, two workers) over a batch of the toy assignment; each test then checks one student."""
 import csv
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from grader_fixtures import hostile, toy
-from torchcourse.grader import sandbox
+from course_tools.grading import sandbox
 
 # one grading run serves every test here: keep them on one xdist worker (--dist loadgroup)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grader_hostile")]
@@ -25,7 +24,7 @@ def batch(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     expectations = hostile.build(root)
     before = hostile.protected_files(root)
-    cmd = [sys.executable, "-m", "torchcourse.grader", str(root / "subs"), "-a", "toy",
+    cmd = [sys.executable, "-m", "course_tools", "grade", str(root / "subs"), "-a", "toy",
            "--source", str(root / "source"), "-o", str(root / "out"), "-j", "2",
            "--cell-timeout", "8", "--notebook-timeout", "90", "--memory", "1536M", "--processes", "128"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
@@ -123,8 +122,11 @@ def test_notebook_time_limit(tmp_path):
         pytest.skip(f"the grader needs bubblewrap: {sandbox.bwrap_problem()}")
     from nbformat.v4 import new_code_cell
 
-    from torchcourse.grader import assignments, report, run
-    from torchcourse.grader.sandbox import Limits, SandboxConfig
+    from course_tools.grading import assignments, report
+    from course_tools.grading.limits import Limits
+    from course_tools.grading.model import Task
+    from course_tools.grading.sandbox import SandboxConfig
+    from course_tools.grading.submission import grade_task
 
     toy.make_source(tmp_path / "source")
     limits = Limits(cell_timeout=5, notebook_timeout=6)
@@ -133,9 +135,9 @@ def test_notebook_time_limit(tmp_path):
     for k in range(3):  # after the imports cell, before every exercise
         nb.cells.insert(2, new_code_cell("import time\ntime.sleep(4)\n", id=f"slow-{k}"))
     nbformat.write(nb, tmp_path / "toy.ipynb")
-    task = run.Task(student="slow", assignment="toy", files={"toy": str(tmp_path / "toy.ipynb")},
+    task = Task(student="slow", assignment="toy", files={"toy": str(tmp_path / "toy.ipynb")},
                     extra_files=[], content_hash="x")
-    result = run.grade_task(task, spec, tmp_path / "scratch", limits, SandboxConfig())
+    result = grade_task(task, spec, tmp_path / "scratch", limits, SandboxConfig())
     assert result.status == "graded" and result.score == 0, result
     assert any("notebook's time limit (6 s) was reached" in n for n in result.notes), result.notes
     assert {c.status for c in result.cells} == {"not run"}, result.cells

@@ -20,7 +20,7 @@ import pytest
 
 from grader_fixtures import hostile, toy
 from local_servers import free_port, stop
-from torchcourse.grader import sandbox
+from course_tools.grading import sandbox
 
 pytestmark = [pytest.mark.slow]
 
@@ -96,7 +96,7 @@ def test_two_graders_share_one_postgres_gradebook(postgres, tmp_path):
     for student, (nb, _) in batch.items():
         (tmp_path / "subs" / student).mkdir(parents=True)
         nbformat.write(nb, tmp_path / "subs" / student / "toy.ipynb")
-    graders = [subprocess.Popen([sys.executable, "-m", "torchcourse.grader", str(tmp_path / "subs"), "-a", "toy",
+    graders = [subprocess.Popen([sys.executable, "-m", "course_tools", "grade", str(tmp_path / "subs"), "-a", "toy",
                                  "--source", str(tmp_path / "source"), "-o", str(tmp_path / f"out{k}"),
                                  "--db", postgres, "-j", "1", "--quiet"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

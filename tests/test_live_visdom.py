@@ -40,7 +40,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from local_servers import free_port, stop  # noqa: E402
-from torchcourse import visdom_assets as va  # noqa: E402
+from course_tools import visdom_assets as va  # noqa: E402
 from torchcourse.live import LiveView, metric_family, server_answers  # noqa: E402
 
 SERVER_START_LIMIT_S = 90  # a cold start imports torch and tornado: slow on a busy machine

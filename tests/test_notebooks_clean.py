@@ -1,12 +1,13 @@
 """Notebooks are committed clean: valid nbformat, no outputs, no editor metadata, unique cell ids."""
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from torchcourse.paths import ROOT
+from course_tools.layout import REPO
+
+ROOT = REPO.root
 
 NOTEBOOKS = sorted(p.relative_to(ROOT).as_posix() for folder in ("notebooks", "source", "release")
                    for p in (ROOT / folder).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)

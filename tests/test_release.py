@@ -1,15 +1,13 @@
 """release/ is generated from source/, up to date, and gives nothing away."""
 import re
-import shutil
-import subprocess
-import sys
 
 import pytest
 
-from torchcourse import autograde, release, workspace
-from torchcourse.paths import RELEASE, SOURCE, assignments
+from course_tools import autograde, nbgrader_course, release, workspace
+from course_tools.layout import REPO, CourseLayout
 
-ASSIGNMENTS = assignments()
+ASSIGNMENTS = REPO.assignments()
+RELEASE, SOURCE = REPO.release, REPO.source
 
 
 def marked(a):
@@ -72,8 +70,7 @@ def test_release_keeps_every_signature_and_docstring(assignment):
 
 
 def validate(*args):
-    return subprocess.run([sys.executable, "-m", "nbgrader", "validate", *args],
-                          capture_output=True, text=True, env=autograde.nbgrader_env(), timeout=900)
+    return nbgrader_course.run(REPO.root, "validate", *args, timeout=900, check=False)
 
 
 @pytest.mark.slow
@@ -100,16 +97,14 @@ def test_setup_skips_nbgrader_only_when_nothing_changed(tmp_path, monkeypatch):
     for name in ("source", "release"):
         (tmp_path / name / "01_x").mkdir(parents=True)
         (tmp_path / name / "01_x" / "01_x.ipynb").write_text(f"{name} v1")
-    monkeypatch.setattr(release, "ROOT", tmp_path)
-    monkeypatch.setattr(release, "SOURCE", tmp_path / "source")
-    monkeypatch.setattr(release, "RELEASE", tmp_path / "release")
-    monkeypatch.setattr(release, "STAMP", tmp_path / ".release-stamp")
+    layout = CourseLayout(tmp_path)
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
     runs = []
-    monkeypatch.setattr(release, "regenerate", lambda names, check=False: runs.append(names) or {})
-    release.regenerate_if_changed(["01_x"])
-    release.regenerate_if_changed(["01_x"])
+    monkeypatch.setattr(release, "regenerate", lambda names, check=False, layout=None: runs.append(names) or {})
+    release.regenerate_if_changed(["01_x"], layout)
+    release.regenerate_if_changed(["01_x"], layout)
     assert len(runs) == 1, "a second set-up with nothing changed must not run nbgrader again"
     for edited in ("source", "release"):  # an edit on either side (a hand-edited release too)
         (tmp_path / edited / "01_x" / "01_x.ipynb").write_text(f"{edited} v2")
-        release.regenerate_if_changed(["01_x"])
+        release.regenerate_if_changed(["01_x"], layout)
     assert len(runs) == 3

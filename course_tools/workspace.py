@@ -6,12 +6,11 @@ theirs. A notebook already in ``work/`` is left exactly as it is, even when the 
 from __future__ import annotations
 
 import shutil
-import sys
 
-from .paths import RELEASE, WORK
+from .layout import REPO
 
 
-def copy_new_release(release=RELEASE, work=WORK) -> list:
+def copy_new_release(release=REPO.release, work=REPO.work) -> list:
     """Copy each released notebook that has no working copy yet; return the ones copied."""
     copied = []
     for notebook in sorted(release.glob("*/*.ipynb")):
@@ -23,11 +22,8 @@ def copy_new_release(release=RELEASE, work=WORK) -> list:
     return copied
 
 
-def main() -> int:
+def main(argv=None) -> int:
     for path in copy_new_release():
-        print(f"new working copy: {path.relative_to(WORK.parent)}")
+        print(f"new working copy: {path.relative_to(REPO.root)}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,7 +20,7 @@ this module takes them from there instead:
   verifies them without the network (a fraction of a second) and re-fetches only the packages
   whose files are missing or damaged.
 
-    python -m torchcourse.visdom_assets [--check] [--best-effort] [--static DIR]
+    python -m course_tools visdom-assets [--check] [--best-effort] [--static DIR]
 
 The course works without these files: the visdom server's API still answers when it is started
 without the download step, and ``torchcourse.live.LiveView`` falls back to matplotlib when no
@@ -42,6 +42,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
+
+from .files import sha256, write_atomic
 
 VISDOM_VERSION = "0.2.4"  # the build.py these file names were read from
 MANIFEST = "torchcourse-assets.json"
@@ -177,14 +179,6 @@ def visdom_version(folder: Path) -> str:
 
 # --- checking what is there ----------------------------------------------------------------------
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_manifest(static: Path) -> dict[str, dict[str, str]]:
     """``{package spec: {path under static/: sha256}}`` as last installed; empty if unreadable."""
     try:
@@ -246,7 +240,7 @@ def patch_template(static: Path) -> bool:
     if not template_needs_patch(static):
         return False
     text = (static / TEMPLATE).read_text()
-    write_atomically(static / TEMPLATE, text.replace(UNSAFE_STYLE_URL, SAFE_STYLE_URL).encode())
+    write_atomic(static / TEMPLATE, text.replace(UNSAFE_STYLE_URL, SAFE_STYLE_URL).encode())
     return True
 
 
@@ -286,20 +280,6 @@ def integrity(path: Path) -> str:
     return "sha512-" + base64.b64encode(digest.digest()).decode()
 
 
-def write_atomically(target: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``target``, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def install_package(package: Package, tarball: Path, static: Path) -> dict[str, str]:
     """Copy the package's files from its verified tarball; return ``{target: sha256}``."""
     if integrity(tarball) != package.integrity:
@@ -321,7 +301,7 @@ def install_package(package: Package, tarball: Path, static: Path) -> dict[str, 
             raise AssetsUnavailable(f"{package.spec} lacks {', '.join(missing)}.")
         for source, target in wanted:
             data = tar.extractfile(members[source]).read()
-            write_atomically(static / target, data)
+            write_atomic(static / target, data)
             installed[target] = hashlib.sha256(data).hexdigest()
     return installed
 
@@ -360,11 +340,11 @@ def ensure_assets(static: Path | None = None, packages: Iterable[Package] = PACK
                     raise AssetsUnavailable(f"npm pack did not return {package.spec}.")
                 manifest[package.spec] = install_package(package, tarballs[package.spec], static)
                 # record progress after each package, so an interrupted run resumes where it stopped
-                write_atomically(static / MANIFEST, _manifest_json(manifest, version))
+                write_atomic(static / MANIFEST, _manifest_json(manifest, version))
         if damaged(static, packages):
             raise AssetsUnavailable(f"files in {static} still fail verification after installing.")
     if not is_built(static, version):
-        write_atomically(static / BUILT_MARKER, version.encode())
+        write_atomic(static / BUILT_MARKER, version.encode())
     count = sum(len(files) for spec, files in read_manifest(static).items()
                 if spec in {p.spec for p in packages})
     log(f"visdom assets: {count} files verified in {static}")
@@ -414,6 +394,3 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args.best_effort else 1
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,13 +18,14 @@ import os
 import socket
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 from sqlalchemy import (Column, Float, MetaData, String, Table, Text, and_, delete, insert, select,
                         update)
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from .run import Result
+from ..nbgrader_course import speed_up_nbgrader
+from .model import Result
+from .sandbox import pid_alive
 
 META = MetaData()
 RESULTS = Table(
@@ -57,28 +58,6 @@ ASSIGNMENTS = Table(
     Column("assignment", String(128), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
 )
-
-
-def speed_up_nbgrader() -> None:
-    """nbgrader asks a subprocess (``alembic heads``) for its schema version each time it creates a
-    gradebook: seconds on a busy machine, several times a run. Ask alembic in this process, once."""
-    import nbgrader
-    import nbgrader.api
-
-    if getattr(nbgrader.api.get_alembic_version, "_torchcourse", False):
-        return
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    config = Config()
-    config.set_main_option("script_location", str(Path(nbgrader.__file__).parent / "alembic"))
-    head = ScriptDirectory.from_config(config).get_current_head()
-
-    def get_alembic_version() -> str:
-        return head
-
-    get_alembic_version._torchcourse = True
-    nbgrader.api.get_alembic_version = get_alembic_version
 
 
 def owner_id() -> str:
@@ -245,15 +224,7 @@ def _new_submission(db, assignment, student):
 
 def _owner_gone(owner: str) -> bool:
     host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return host == socket.gethostname() and pid.isdigit() and not pid_alive(pid)
 
 
 def _retry(fn, attempts: int = 6):

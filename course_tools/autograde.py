@@ -6,17 +6,14 @@ can say exactly which exercise lost what.
 """
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from .paths import NBGRADER_CONFIG, RELEASE, SOURCE
+from . import nbgrader_course
+from .layout import REPO
 
 
 @dataclass(frozen=True)
@@ -61,8 +58,8 @@ def submission(assignment: str, answers: dict[str, str] | None = None) -> nbform
 
     ``answers`` maps solution grade_id -> cell source; unlisted cells get the source's solution.
     """
-    released = read_notebook(notebook_path(RELEASE, assignment))
-    solutions = solution_sources(read_notebook(notebook_path(SOURCE, assignment)))
+    released = read_notebook(notebook_path(REPO.release, assignment))
+    solutions = solution_sources(read_notebook(notebook_path(REPO.source, assignment)))
     solutions.update(answers or {})
     for cell in released.cells:
         grade_id = nbgrader_meta(cell).get("grade_id")
@@ -78,11 +75,8 @@ def grade(assignment: str, submissions: dict[str, nbformat.NotebookNode | Path |
     Returns student -> {test grade_id: score}. Submissions that nbgrader could not grade at all
     are missing from the result; the caller decides what that means.
     """
-    course = Path(workdir)
-    shutil.copytree(SOURCE / assignment, course / "source" / assignment,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    shutil.copy(NBGRADER_CONFIG, course / "nbgrader_config.py")
-    _nbgrader(course, "generate_assignment", assignment, "--force")
+    course = nbgrader_course.scratch_course(assignment, REPO.source, Path(workdir))
+    nbgrader_course.generate_assignment(course, assignment, f"sqlite:///{course / 'gradebook.db'}")
     for student, notebook in submissions.items():
         target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -92,23 +86,8 @@ def grade(assignment: str, submissions: dict[str, nbformat.NotebookNode | Path |
             target.write_bytes(notebook)
         else:
             nbformat.write(notebook, target)
-    _nbgrader(course, "autograde", assignment, "--create", "--force", timeout=timeout, check=False)
+    nbgrader_course.run(course, "autograde", assignment, "--create", "--force", timeout=timeout, check=False)
     return read_scores(course, assignment)
-
-
-def nbgrader_env() -> dict:
-    """nbgrader runs ``alembic`` by name, so the environment's own bin/ must come first on PATH."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
-
-
-def _nbgrader(course: Path, *args: str, timeout: float = 600, check: bool = True):
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=nbgrader_env(),
-                            capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-    return result
 
 
 def read_scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:
@@ -127,8 +106,4 @@ def read_scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:
 
 
 def max_scores(assignment: str) -> dict[str, float]:
-    return {c.grade_id: c.points for c in graded_cells(read_notebook(notebook_path(SOURCE, assignment)))}
-
-
-def dump(scores: dict, path: Path) -> None:
-    path.write_text(json.dumps(scores, indent=1, sort_keys=True))
+    return {c.grade_id: c.points for c in graded_cells(read_notebook(notebook_path(REPO.source, assignment)))}

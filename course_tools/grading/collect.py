@@ -20,7 +20,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .run import AssignmentSpec, Task
+from .model import AssignmentSpec, Task
 
 MAX_ZIP_BYTES = 256 << 20
 MAX_ZIP_FILES = 2000

@@ -25,11 +25,16 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..paths import ROOT, data_root
+import psutil
+
+import torchcourse
+from torchcourse.paths import data_root
+
+from .limits import Limits
 
 # As root, a worker's kernels run as uid/gid BASE_UID + the worker's pid: unique among the
 # processes alive (pid_max is at most 2**22), far above real users' ids, and never shared with
@@ -37,24 +42,10 @@ from ..paths import ROOT, data_root
 BASE_UID = 1_000_000_000
 
 
-@dataclass(frozen=True)
-class Limits:
-    cell_timeout: float = 120.0        # seconds for one cell (the course's nbgrader setting)
-    notebook_timeout: float = 600.0    # seconds for the whole notebook, restarts included
-    memory: int = 4 << 30              # bytes: RLIMIT_DATA per process and total RSS of the sandbox
-    processes: int = 256               # tasks (processes + threads) of the sandbox uid
-    file_size: int = 256 << 20         # largest file the kernel may write
-    tmp_size: int = 256 << 20          # /tmp and /dev/shm (tmpfs) size each
-    output_per_cell: int = 1 << 20     # bytes of output kept per cell; the rest is dropped
-    output_per_notebook: int = 8 << 20
-    restarts: int = 3                  # kernel restarts (after a death or a hung cell) per notebook
-
-
 @dataclass
 class SandboxConfig:
     enabled: bool = True
     slot: int = 0
-    read_only: list[Path] = field(default_factory=list)  # extra read-only binds
 
     @property
     def as_root(self) -> bool:
@@ -93,10 +84,14 @@ def _python_roots() -> list[Path]:
     return sorted(roots)
 
 
-def readable_paths(extra: list[Path] = ()) -> list[Path]:
+def course_package() -> Path:
+    """The notebooks' helper package: the only course code a kernel can see (not the tooling)."""
+    return Path(torchcourse.__file__).resolve().parent
+
+
+def readable_paths() -> list[Path]:
     """What the kernel may read: never the repository root (source/ holds the solutions)."""
-    paths = [*_python_roots(), ROOT / "torchcourse", data_root()]
-    paths += [Path(p) for p in extra]
+    paths = [*_python_roots(), course_package(), data_root()]
     out: list[Path] = []
     for p in paths:
         p = Path(p).resolve()
@@ -160,7 +155,7 @@ def wrap(command: list[str], workdir: Path, cwd: Path, limits: Limits, config: S
              "--size", str(limits.tmp_size), "--tmpfs", "/tmp",
              "--size", str(limits.tmp_size), "--tmpfs", "/dev/shm"]
     made: set[Path] = {Path("/usr"), Path("/etc"), Path("/tmp"), Path("/dev"), Path("/proc")}
-    binds = [(p, "--ro-bind") for p in readable_paths(config.read_only)] + [(workdir, "--bind")]
+    binds = [(p, "--ro-bind") for p in readable_paths()] + [(workdir, "--bind")]
     for path, how in binds:
         for parent in _ancestors(path):
             if parent not in made:
@@ -188,42 +183,28 @@ def prepare_workdir(workdir: Path, config: SandboxConfig) -> None:
                 os.chown(os.path.join(dirpath, name), config.uid, config.uid, follow_symlinks=False)
 
 
-def process_tree(root_pid: int) -> list[int]:
-    """``root_pid`` and all its descendants (the sandbox's processes: its PID namespace keeps
-    orphans inside the tree)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        try:
-            ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-        except (ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    tree, todo = [], [root_pid]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    return tree
-
-
 def usage(root_pid: int) -> tuple[int, int]:
-    """(tasks: processes plus threads, resident bytes) of the sandbox rooted at ``root_pid``."""
+    """(tasks: processes plus threads, resident bytes) of the sandbox rooted at ``root_pid`` (its
+    PID namespace keeps orphans inside the tree)."""
+    try:
+        root = psutil.Process(root_pid)
+        family = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0, 0
     tasks = rss = 0
-    for pid in process_tree(root_pid):
+    for process in family:
         try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("Threads:"):
-                        tasks += int(line.split()[1])
-                    elif line.startswith("VmRSS:"):
-                        rss += int(line.split()[1]) * 1024
-        except (OSError, ValueError):
+            with process.oneshot():
+                tasks += process.num_threads()
+                rss += process.memory_info().rss
+        except psutil.Error:
             continue
     return tasks, rss
+
+
+def pid_alive(pid: int | str) -> bool:
+    """Whether a process with this pid runs on this machine (for what a killed grader left)."""
+    try:
+        return psutil.pid_exists(int(pid))
+    except (TypeError, ValueError):
+        return False

@@ -1,8 +1,10 @@
-"""Grade a folder of submissions: ``python -m torchcourse.grader SUBMISSIONS [options]``.
+"""Grade a folder of submissions: ``./course grade SUBMISSIONS [options]``.
 
-    python -m torchcourse.grader submissions/                 # every assignment found
-    python -m torchcourse.grader exports/01_tensors.zip-folder -a 01_tensors -j 2
-    python -m torchcourse.grader course/submitted --db postgresql://grader@localhost/course
+    ./course grade submissions/                 # every assignment found
+    ./course grade exports/01_tensors.zip-folder -a 01_tensors -j 2
+    ./course grade course/submitted --db postgresql://grader@localhost/course
+
+Limits default to what the course's ``nbgrader_config.py`` sets (``limits.py``).
 
 Writes into ``--out`` (default ``grading/``): ``gradebook.db`` (unless ``--db``), ``grades.csv``,
 ``feedback/<student>/<assignment>.html`` (safe to hand out) and ``autograded/<student>/<assignment>/``
@@ -12,20 +14,21 @@ submissions that are new or changed; a run that was killed resumes where it stop
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
-import queue
 import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from ..autograde import nbgrader_env
-from ..paths import SOURCE
-from . import assignments, collect, report, run, sandbox
+from .. import nbgrader_course
+from ..layout import REPO
+from . import assignments, collect, report, sandbox
 from .gradebook import Book
-from .sandbox import Limits, SandboxConfig
+from .limits import Limits
+from .model import CellScore, Result
+from .pool import Pool
 
 
 def _size(text: str) -> int:
@@ -36,8 +39,9 @@ def _size(text: str) -> int:
     return int(text)
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m torchcourse.grader",
+def parse_args(argv=None, defaults: Limits | None = None):
+    defaults = defaults or Limits.from_config(REPO.nbgrader_config)
+    p = argparse.ArgumentParser(prog="./course grade",
                                 description="Grade a folder of notebook submissions in parallel, in a sandbox.")
     p.add_argument("submissions", type=Path,
                    help="folder of submissions: nbgrader's submitted/ (or the course folder holding it), "
@@ -49,13 +53,15 @@ def parse_args(argv=None):
                                                "postgresql://user@host/db lets several graders share one")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                    help="submissions graded at once (default: number of cores)")
-    p.add_argument("--source", type=Path, default=SOURCE, help="instructor's source folder (default: source/)")
-    p.add_argument("--cell-timeout", type=float, default=Limits.cell_timeout, help="seconds per cell (120)")
-    p.add_argument("--notebook-timeout", type=float, default=Limits.notebook_timeout,
-                   help="seconds per notebook, restarts included (600)")
-    p.add_argument("--memory", type=_size, default=Limits.memory, help="memory per submission (4G)")
-    p.add_argument("--processes", type=int, default=Limits.processes,
-                   help="processes+threads per submission (256)")
+    p.add_argument("--source", type=Path, default=REPO.source, help="instructor's source folder (default: source/)")
+    p.add_argument("--cell-timeout", type=float, default=defaults.cell_timeout,
+                   help=f"seconds per cell ({defaults.cell_timeout:g})")
+    p.add_argument("--notebook-timeout", type=float, default=defaults.notebook_timeout,
+                   help=f"seconds per notebook, restarts included ({defaults.notebook_timeout:g})")
+    p.add_argument("--memory", type=_size, default=defaults.memory,
+                   help=f"memory per submission ({defaults.memory >> 20} MiB)")
+    p.add_argument("--processes", type=int, default=defaults.processes,
+                   help=f"processes+threads per submission ({defaults.processes})")
     p.add_argument("--force", action="store_true", help="regrade everything, changed or not")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run kernels without bubblewrap (resource limits only): for trusted code only")
@@ -63,125 +69,11 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this worker when the grader that started it dies (its sandboxes follow, by
-    bubblewrap's --die-with-parent), so a killed run leaves nothing behind."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
-def _worker(slot: int, tasks, results, specs, scratch: str, limits: Limits, enabled: bool) -> None:
-    _die_with_parent()
-    parent = os.getppid()
-    config = SandboxConfig(enabled=enabled, slot=slot)
-    where = Path(scratch) / f"slot{slot}"
-    where.mkdir(parents=True, exist_ok=True)
-    while True:
-        try:
-            task = tasks.get(timeout=2)
-        except queue.Empty:
-            if os.getppid() != parent:  # the grader is gone (where prctl is not available)
-                return
-            continue
-        if task is None:
-            return
-        result = run.grade_task(task, specs[task.assignment], where, limits, config)
-        results.put((slot, result.to_json()))
-
-
-class Pool:
-    """Worker processes, one task each at a time; a crashed or stuck worker costs only its task."""
-
-    def __init__(self, jobs, specs, scratch, limits, enabled):
-        # fork: a worker is ready at once, with what the grader imported; spawning one imports
-        # everything again (seconds per worker on a busy machine). Import what workers use first.
-        import jupyter_client.manager  # noqa: F401
-        import nbgrader.preprocessors  # noqa: F401
-        import nbgrader.utils  # noqa: F401
-        import zmq  # noqa: F401
-
-        self.ctx = mp.get_context("fork")
-        self.args = (specs, str(scratch), limits, enabled)
-        self.results = self.ctx.Queue()
-        self.workers: dict[int, tuple] = {}
-        self.busy: dict[int, tuple[run.Task, float]] = {}
-        self.limits = limits
-        for slot in range(jobs):
-            self._start(slot)
-
-    def _start(self, slot):
-        q = self.ctx.Queue()
-        proc = self.ctx.Process(target=_worker, args=(slot, q, self.results, *self.args), daemon=True)
-        proc.start()
-        self.workers[slot] = (proc, q)
-
-    def idle(self) -> list[int]:
-        return [s for s in self.workers if s not in self.busy]
-
-    def submit(self, slot, task):
-        self.busy[slot] = (task, time.monotonic())
-        self.workers[slot][1].put(task)
-
-    def collect(self, timeout=1.0) -> list[run.Result]:
-        out = []
-        try:
-            slot, data = self.results.get(timeout=timeout)
-            self.busy.pop(slot, None)
-            out.append(run.Result.from_json(data))
-        except queue.Empty:
-            pass
-        watchdog = self.limits.notebook_timeout * 1.5 + 300
-        for slot, (task, since) in list(self.busy.items()):
-            proc = self.workers[slot][0]
-            stuck = time.monotonic() - since > watchdog
-            if proc.is_alive() and not stuck:
-                continue
-            if stuck:
-                proc.kill()
-            proc.join(5)
-            self.busy.pop(slot)
-            out.append(_crashed(task, "the grader's worker process stopped while grading this "
-                                      "submission" + (" (stuck)" if stuck else "")))
-            self._start(slot)
-        return out
-
-    def close(self):
-        for proc, q in self.workers.values():
-            try:
-                q.put(None)
-            except Exception:
-                pass
-        for proc, q in self.workers.values():
-            proc.join(10)
-            if proc.is_alive():
-                proc.kill()
-
-
-def _crashed(task: run.Task, why: str) -> run.Result:
-    return run.Result(student=task.student, assignment=task.assignment, content_hash=task.content_hash,
-                      status="failed", score=0.0, max_score=0.0, cells=[], flags=["grader error: " + why],
-                      notes=[why], tampered=False, notebooks={}, seconds=0.0)
-
-
-def _alive(pid: str) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    defaults = Limits.from_config(REPO.nbgrader_config)
+    args = parse_args(argv, defaults)
     # nbgrader's Gradebook runs ``alembic`` by name when it creates a database
-    os.environ["PATH"] = nbgrader_env()["PATH"]
+    os.environ["PATH"] = nbgrader_course.environment()["PATH"]
     out = args.out.resolve()
     source = args.source.resolve()
     if not args.submissions.exists():
@@ -203,17 +95,11 @@ def main(argv=None) -> int:
             print(f"error: {what} ({path}) lies inside a folder the kernels can read ({readable}); "
                   "put it elsewhere", file=sys.stderr)
             return 2
-    limits = Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
-                    memory=args.memory, processes=args.processes)
+    limits = replace(defaults, cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+                     memory=args.memory, processes=args.processes)
     out.mkdir(parents=True, exist_ok=True)
     scratch = out / ".work"
-    for old in scratch.glob("run-*"):  # left by a run that was killed
-        if not _alive(old.name[4:]):
-            shutil.rmtree(old, ignore_errors=True)
-    for old in Path(tempfile.gettempdir()).glob("tcg-*-*"):  # kernels' folders of a killed run
-        pid = old.name.split("-")[1]
-        if pid.isdigit() and old.is_dir() and not old.is_symlink() and not _alive(pid):
-            shutil.rmtree(old, ignore_errors=True)
+    _remove_what_killed_runs_left(scratch)
     os.environ["TORCHCOURSE_GRADER_PID"] = str(os.getpid())
     scratch = scratch / f"run-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
@@ -225,6 +111,17 @@ def main(argv=None) -> int:
         return _grade(args, names, source, out, scratch, db_url, limits, enabled, log)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _remove_what_killed_runs_left(scratch: Path) -> None:
+    """Scratch folders (``run-<pid>``) and kernels' folders (``tcg-<pid>-*``) of graders that died."""
+    for old in scratch.glob("run-*"):
+        if not sandbox.pid_alive(old.name[4:]):
+            shutil.rmtree(old, ignore_errors=True)
+    for old in Path(tempfile.gettempdir()).glob("tcg-*-*"):
+        pid = old.name.split("-")[1]
+        if pid.isdigit() and old.is_dir() and not old.is_symlink() and not sandbox.pid_alive(pid):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _grade(args, names, source, out, scratch, db_url, limits, enabled, log) -> int:
@@ -316,12 +213,12 @@ def _register(name, source, scratch, db_url):
             time.sleep(1 + attempt)
 
 
-def _save(result: run.Result, specs, out: Path, book: Book) -> None:
+def _save(result: Result, specs, out: Path, book: Book) -> None:
     spec = specs[result.assignment]
     if not result.max_score:
         result.max_score = spec.max_score
         got = {c.grade_id for c in result.cells}
-        result.cells += [run.CellScore(g, 0.0, p, "not run", "the grader failed on this submission")
+        result.cells += [CellScore(g, 0.0, p, "not run", "the grader failed on this submission")
                          for nb in spec.notebooks for g, p in nb.grade_cells if g not in got]
     for name, text in result.notebooks.items():
         report.write_atomic(out / "autograded" / result.student / result.assignment / f"{name}.ipynb", text)

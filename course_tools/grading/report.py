@@ -12,13 +12,14 @@ import base64
 import csv
 import html
 import io
-import os
 import re
 from pathlib import Path
 
 import nbformat
 
-from .run import NotebookSpec, Result, strip_hidden
+from ..files import write_atomic
+from .model import NotebookSpec, Result
+from .source_analysis import HIDDEN_BLOCK, strip_hidden
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 REDACTED = "[hidden test text removed]"
@@ -34,9 +35,6 @@ pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-b
 .note{background:#fffbe6;border:1px solid #f0d98c;padding:.5rem .8rem;margin:.5rem 0}
 .md{color:#444}
 """
-
-
-HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS.*?(?:### END HIDDEN TESTS|\Z)", re.S)
 
 
 def redact(text: str, hidden: list[str]) -> str:
@@ -127,13 +125,6 @@ def feedback_html(result: Result, specs: dict[str, NotebookSpec], title: str) ->
     return page
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 CSV_FIELDS = ["student", "assignment", "score", "max_score", "percent", "status", "flagged",
               "tampered", "flags", "notes", "content_hash", "graded_at"]
 
@@ -146,15 +137,11 @@ def grades_csv(rows: list[dict], path: Path) -> None:
         w.writerow({"student": r["student"], "assignment": r["assignment"], "score": f"{r['score']:g}",
                     "max_score": f"{r['max_score']:g}",
                     "percent": f"{100 * r['score'] / r['max_score']:.1f}" if r["max_score"] else "",
-                    "status": r["status"], "flagged": "yes" if is_flagged(r) else "no",
+                    "status": r["status"], "flagged": "yes" if r["flags"] else "no",
                     "tampered": "yes" if r["tampered"] else "no", "flags": " | ".join(r["flags"]),
                     "notes": " | ".join(r["notes"]), "content_hash": r["content_hash"],
                     "graded_at": r["graded_at"]})
     write_atomic(path, buf.getvalue())
-
-
-def is_flagged(row: dict) -> bool:
-    return bool(row["flags"])
 
 
 def summary(rows: list[dict]) -> str:
@@ -170,7 +157,7 @@ def summary(rows: list[dict]) -> str:
         failed = [r for r in rs if r["status"] != "graded"]
         mean = sum(r["score"] for r in rs) / len(rs) if rs else 0
         table.append((a, str(len(graded)), str(len(full)), str(len(failed)),
-                      str(sum(is_flagged(r) for r in rs)), str(sum(r["tampered"] for r in rs)),
+                      str(sum(bool(r["flags"]) for r in rs)), str(sum(r["tampered"] for r in rs)),
                       f"{mean:.2f}/{rs[0]['max_score']:g}"))
     widths = [max(len(row[k]) for row in table) for k in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]

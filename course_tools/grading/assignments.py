@@ -1,61 +1,33 @@
 """What the grader needs to know about each assignment, prepared once per run."""
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
-from ..paths import NBGRADER_CONFIG
-from .run import AssignmentSpec, notebook_spec
+from .. import files, nbgrader_course
+from ..layout import REPO, assignments_in
+from .model import AssignmentSpec
+from .source_analysis import notebook_spec
 
-GRADER_VERSION = "1"  # bump when a change in the grader should regrade everything
+GRADER_VERSION = "2"  # bump when a change in the grader should regrade everything
 
-
-class AssignmentError(RuntimeError):
-    pass
-
-
-def available(source: Path) -> list[str]:
-    return sorted(p.name for p in Path(source).iterdir()
-                  if p.is_dir() and any(p.glob("*.ipynb"))) if Path(source).is_dir() else []
+AssignmentError = nbgrader_course.NbgraderFailed
+available = assignments_in
 
 
-def fingerprint(folder: Path, limits) -> str:
-    h = hashlib.sha256(f"grader {GRADER_VERSION} {limits!r}".encode())
-    for p in sorted(Path(folder).rglob("*")):
-        if p.is_file() and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts:
-            h.update(str(p.relative_to(folder)).encode())
-            h.update(p.read_bytes())
-    h.update(Path(NBGRADER_CONFIG).read_bytes())
-    return h.hexdigest()[:20]
+def fingerprint(folder: Path, limits, config: Path = REPO.nbgrader_config) -> str:
+    """Changes when the assignment's source, the course's settings, the limits or the grader do."""
+    salt = f"grader {GRADER_VERSION} {limits!r}".encode() + Path(config).read_bytes()
+    return files.fingerprint([Path(folder)], Path(folder), salt)[:20]
 
 
 def _generate(name: str, source: Path, course: Path, db_url: str) -> None:
-    """``nbgrader generate_assignment`` (in this process, with the course's settings) in a scratch
-    course folder, into the gradebook ``db_url``."""
-    from nbgrader.apps import NbGraderAPI
-    from traitlets.config.loader import PyFileConfigLoader
-
-    from .gradebook import speed_up_nbgrader
-
-    speed_up_nbgrader()
-    if course.exists():
-        shutil.rmtree(course)
-    shutil.copytree(Path(source) / name, course / "source" / name,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    config = PyFileConfigLoader(NBGRADER_CONFIG.name, path=str(NBGRADER_CONFIG.parent)).load_config()
-    config.CourseDirectory.root = str(course)
-    config.CourseDirectory.db_url = db_url
-    cwd = os.getcwd()
+    """``nbgrader generate_assignment`` in a scratch course folder, into the gradebook ``db_url``."""
     try:
-        result = NbGraderAPI(config=config).generate_assignment(name, force=True)
+        nbgrader_course.generate_assignment(nbgrader_course.scratch_course(name, source, course), name, db_url)
     finally:
-        os.chdir(cwd)
         shutil.rmtree(course, ignore_errors=True)
-    if not result.get("success"):
-        raise AssignmentError(f"nbgrader generate_assignment {name} failed:\n"
-                              f"{str(result.get('error', ''))[-3000:]}{str(result.get('log', ''))[-3000:]}")
 
 
 def prepare(name: str, source: Path, cache: Path, limits) -> AssignmentSpec:

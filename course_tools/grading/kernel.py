@@ -1,0 +1,293 @@
+"""A submission's Jupyter kernel in the sandbox, executed through nbclient with the grader's limits.
+
+nbclient does the executing: starting the kernel, sending each cell, gathering its outputs,
+noticing a dead kernel (``DeadKernelError``). The grader adds, through nbclient's own extension
+points:
+
+* ``SandboxKernelManager``: jupyter_client's kernel manager, whose kernel command is wrapped in the
+  sandbox (``sandbox.wrap``): bubblewrap, rlimits, an unprivileged uid;
+* ``GradingClient.output``: every output, errors included, counts toward the per-cell cap; what is
+  past it is dropped (an error keeps its name and the start of its message: it decides the grade);
+* the ``on_cell_execute`` / ``on_cell_executed`` hooks: a watchdog for the cell that is running. At
+  its time limit it interrupts the kernel; if the cell ignores the interrupt it kills the sandbox
+  ("hung"); at any time, a sandbox past its process or memory limit is killed ("limits").
+
+Two things of nbclient's stay off: its timeout (it would keep interrupting a cell that ignores
+interrupts, never killing it) and its stream coalescing (its carriage-return pattern backtracks
+quadratically on a long line without a newline: one print of 1 MiB takes minutes); consecutive
+stream outputs are merged in ``output`` instead.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import psutil
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from nbclient.util import run_sync
+
+from . import sandbox
+from .sandbox import Limits, SandboxConfig
+
+INTERRUPT_GRACE_S = 10     # a cell gets this long to stop after the interrupt, then it is killed
+WATCH_EVERY_S = 0.25
+ERROR_KEPT_CHARS = 2000    # of an error's message, once the cell's output cap is reached
+
+
+class KernelFailed(RuntimeError):
+    """The kernel could not be started or stopped answering; the message says why."""
+
+
+@dataclass
+class Outcome:
+    """How one cell ended: ok | error | timeout (interrupted at its limit, kernel alive) | hung
+    (ignored the interrupt, killed) | dead (the kernel died) | limits (killed past a limit)."""
+    status: str
+    execution_count: int | None = None
+    what: str = ""              # for "limits": which limit, in words
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """jupyter_client's manager, with the kernel command run inside the sandbox."""
+
+    def configure(self, workdir: Path, cwd: Path, limits: Limits, config: SandboxConfig) -> None:
+        self.workdir, self.cwd, self.limits, self.sandbox_config = workdir, cwd, limits, config
+        home = workdir / "home"
+        home.mkdir(exist_ok=True)
+        (workdir / "kernel").mkdir(exist_ok=True)
+        self.kernel_env = sandbox.kernel_env(home)
+        self.transport, self.ip = "ipc", str(workdir / "kernel" / "s")
+        self.connection_file = str(workdir / "kernel" / "connection.json")
+        self._kernel_spec = KernelSpec(
+            # nbclient adds --HistoryManager.hist_file=:memory: (no history database in the sandbox)
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                  "--IPKernelApp.parent_handle=0"],
+            display_name="Python 3 (grader sandbox)", language="python", interrupt_mode="message",
+            env={})
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        # called once the connection file is written: the kernel's uid must be able to read it
+        sandbox.prepare_workdir(self.workdir, self.sandbox_config)
+        command = super().format_kernel_cmd(extra_arguments)
+        return sandbox.wrap(command, self.workdir, self.cwd, self.limits, self.sandbox_config,
+                            self.kernel_env)
+
+    def sandbox_pid(self) -> int | None:
+        process = getattr(self.provisioner, "process", None)
+        return getattr(process, "pid", None)
+
+
+class GradingClient(NotebookClient):
+    """nbclient's executor for one kernel life of one submission (see the module's docstring)."""
+
+    def __init__(self, nb, workdir: Path, cwd: Path, limits: Limits, config: SandboxConfig, **kw):
+        super().__init__(nb, timeout=None, allow_errors=True, coalesce_streams=False,
+                         startup_timeout=int(limits.startup_timeout), raise_on_iopub_timeout=False,
+                         iopub_timeout=2, record_timing=False, shutdown_kernel="immediate",
+                         on_cell_execute=self._watch, on_cell_executed=self._unwatch, **kw)
+        self.workdir, self.cwd, self.limits, self.sandbox_config = workdir, cwd, limits, config
+        self.cell_timeout = limits.cell_timeout
+        self._watchdog: asyncio.Task | None = None
+        self._verdict: Outcome | None = None
+        self._cell_bytes = self._dropped = 0
+
+    # ------------------------------------------------------------------ kernel life
+
+    def create_kernel_manager(self) -> SandboxKernelManager:
+        self.km = SandboxKernelManager()
+        self.km.configure(self.workdir, self.cwd, self.limits, self.sandbox_config)
+        return self.km
+
+    def start(self) -> None:
+        """Start the kernel in the sandbox and wait until it answers; KernelFailed if it does not."""
+        self.log_file = open(self.workdir / "kernel.log", "wb")
+        self.create_kernel_manager()
+        try:
+            self.start_new_kernel(stdout=self.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.start_new_kernel_client()
+        except Exception as error:
+            raise KernelFailed(f"the kernel did not start ({type(error).__name__}): {self._log_tail()}") from None
+
+    def stop(self) -> None:
+        """Kill the sandbox and release sockets and files; safe to call at any point."""
+        if self.km is not None:
+            self._kill_sandbox()
+            try:
+                self._cleanup_kernel()
+            except Exception:
+                pass
+        self.km = self.kc = None
+        if getattr(self, "log_file", None) is not None:
+            self.log_file.close()
+
+    def alive(self) -> bool:
+        return run_sync(self._alive)()
+
+    async def _alive(self) -> bool:
+        try:
+            return self.km is not None and bool(await self.km.is_alive())
+        except Exception:
+            return False
+
+    def _log_tail(self) -> str:
+        try:
+            return (self.workdir / "kernel.log").read_bytes()[-1500:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def _kill_sandbox(self) -> None:
+        pid = self.km.sandbox_pid() if self.km is not None else None
+        if not pid:
+            return
+        try:
+            root = psutil.Process(pid)
+            family = root.children(recursive=True) + [root]
+        except psutil.Error:
+            return
+        for process in family:
+            try:
+                process.kill()
+            except psutil.Error:
+                pass
+
+    # ------------------------------------------------------------------ running code
+
+    def run_cell(self, index: int, timeout: float) -> Outcome:
+        """Execute ``nb.cells[index]`` with a time limit; its outputs land in the cell."""
+        self.cell_timeout = timeout
+        self._verdict = None
+        self._cell_bytes = self._dropped = 0
+        cell = self.nb.cells[index]
+        try:
+            self.execute_cell(cell, index)
+        except DeadKernelError:
+            return self._verdict if self._verdict and self._verdict.status != "timeout" else Outcome("dead")
+        finally:
+            self._stop_watchdog()
+        cell = self.nb.cells[index]
+        if self._dropped:
+            cell.outputs.append(nbformat.v4.new_output(
+                "stream", name="stdout",
+                text=f"\n[grader: {self._dropped} more bytes of output were dropped]\n"))
+        if self._verdict is not None:
+            return self._verdict
+        return Outcome("error" if any(o.output_type == "error" for o in cell.outputs) else "ok",
+                       cell.get("execution_count"))
+
+    def run_code(self, code: str, timeout: float, silent: bool) -> tuple[str, list]:
+        """Run code the grader wrote (not a cell of the notebook): ``(status, outputs)``, status
+        ok | error | timeout | dead. ``silent`` runs it without history or IPython's events."""
+        return run_sync(self._run_code)(code, timeout, silent)
+
+    async def _run_code(self, code: str, timeout: float, silent: bool) -> tuple[str, list]:
+        msg_id = self.kc.execute(code, silent=silent, store_history=False, allow_stdin=False,
+                                 stop_on_error=False)
+        deadline = time.monotonic() + timeout
+        outputs: list = []
+        idle = reply = None
+        while idle is None or reply is None:
+            if time.monotonic() > deadline:
+                return "timeout", outputs
+            channel = self.kc.iopub_channel if idle is None else self.kc.shell_channel
+            try:
+                msg = await channel.get_msg(timeout=min(max(deadline - time.monotonic(), 0.01), 1.0))
+            except Exception:  # queue.Empty: nothing for a second
+                if not await self._alive():
+                    return "dead", outputs
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if channel is self.kc.shell_channel:
+                reply = msg["content"]
+            elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                idle = True
+            elif msg["msg_type"] in ("stream", "error", "display_data", "execute_result"):
+                outputs.append(nbformat.v4.output_from_msg(msg))
+        return ("error" if reply.get("status") == "error" else "ok"), outputs
+
+    # ------------------------------------------------------------------ output caps
+
+    def output(self, outs, msg, display_id, cell_index):
+        kind = msg["msg_type"]
+        content = msg["content"]
+        size = len(content.get("text", "")) if kind == "stream" else len(json.dumps(content, default=str))
+        room = self.limits.output_per_cell - self._cell_bytes
+        if size > room:
+            if kind == "stream" and room > 0:
+                msg = {**msg, "content": dict(content, text=content["text"][:room])}
+                self._dropped += size - room
+                size = room
+            elif kind == "error":
+                # the error decides the grade: keep it, shortened; it still counts toward the cap
+                msg = {**msg, "content": {"ename": str(content.get("ename", ""))[:200],
+                                          "evalue": str(content.get("evalue", ""))[:ERROR_KEPT_CHARS],
+                                          "traceback": []}}
+                self._dropped += size
+                size = len(json.dumps(msg["content"]))
+            else:
+                self._dropped += size
+                return None
+        self._cell_bytes += size
+        if kind == "stream" and outs and outs[-1].get("output_type") == "stream" \
+                and outs[-1].get("name") == msg["content"].get("name"):
+            outs[-1]["text"] += msg["content"]["text"]  # one output per stream, as a notebook shows it
+            return outs[-1]
+        return super().output(outs, msg, display_id, cell_index)
+
+    # ------------------------------------------------------------------ the watchdog
+
+    async def _watch(self, cell, cell_index):
+        self._watchdog = asyncio.ensure_future(self._watchdog_loop(time.monotonic() + self.cell_timeout))
+
+    async def _unwatch(self, cell, cell_index, execute_reply):
+        self._stop_watchdog()
+
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    async def _watchdog_loop(self, deadline: float) -> None:
+        interrupted = False
+        while True:
+            await asyncio.sleep(WATCH_EVERY_S)
+            over = self._over_limits()
+            if over:
+                self._verdict = Outcome("limits", what=over)
+                self._kill_sandbox()
+                return
+            now = time.monotonic()
+            if not interrupted and now > deadline:
+                interrupted = True
+                self._verdict = Outcome("timeout")
+                try:
+                    await self.km.interrupt_kernel()
+                except Exception:
+                    pass
+            elif interrupted and now > deadline + INTERRUPT_GRACE_S:
+                self._verdict = Outcome("hung")
+                self._kill_sandbox()
+                return
+
+    def _over_limits(self) -> str:
+        """Which limit the sandbox's processes are past, in words; empty when none."""
+        pid = self.km.sandbox_pid() if self.km is not None else None
+        if not pid:
+            return ""
+        tasks, rss = sandbox.usage(pid)
+        # RLIMIT_NPROC stops a fork bomb at the limit; seeing it near the limit is enough
+        if tasks >= self.limits.processes - 8:
+            return f"{tasks} processes/threads"
+        if rss > self.limits.memory:
+            return f"{rss >> 20} MiB of memory" + (f" in {tasks} processes/threads" if tasks > 32 else "")
+        return ""
+

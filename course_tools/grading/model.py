@@ -1,0 +1,83 @@
+"""What the grader passes around: specs of the source, tasks, per-cell scores and results.
+
+Plain dataclasses, picklable, so that the orchestrator can hand them to worker processes.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class CellScore:
+    grade_id: str
+    points: float
+    max_points: float
+    status: str          # passed | failed | not run | tampered
+    message: str = ""    # for the student: the check's message, or why it was not run
+
+
+@dataclass
+class NotebookSpec:
+    """What the grader knows about one source notebook (picklable, sent to workers)."""
+    name: str                                  # file stem, e.g. "01_tensors"
+    grade_cells: list[tuple[str, float]]       # (grade_id, points) in order
+    hidden_lines: list[str]                    # lines that appear only in hidden tests
+    expected_names: dict[str, tuple[str, str | None]]
+    source_cells: list[str]                    # sources of all source cells (to tell student cells)
+    test_sources: dict[str, str]               # grade_id -> test source without hidden tests
+    source_ids: list[str] = field(default_factory=list)       # grade_ids of all nbgrader cells, in order
+    test_cells: dict[str, str] = field(default_factory=dict)  # grade_id -> source test cell (JSON)
+
+    @property
+    def max_score(self) -> float:
+        return sum(p for _, p in self.grade_cells)
+
+
+@dataclass
+class AssignmentSpec:
+    name: str
+    source_dir: str
+    reference_db: str            # sqlite gradebook holding the source cells (for OverwriteCells)
+    notebooks: list[NotebookSpec]
+    fingerprint: str             # changes when the source or the grader changes
+
+    @property
+    def max_score(self) -> float:
+        return sum(nb.max_score for nb in self.notebooks)
+
+
+@dataclass
+class Task:
+    student: str
+    assignment: str
+    files: dict[str, str]        # notebook stem -> path of the submitted file ("" when missing)
+    extra_files: list[str]       # other files of the submission folder (copied next to it)
+    content_hash: str
+    notes: list[str] = field(default_factory=list)   # from collection (renamed notebook, ...)
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    student: str
+    assignment: str
+    content_hash: str
+    status: str                  # graded | failed | missing
+    score: float
+    max_score: float
+    cells: list[CellScore]
+    flags: list[str]             # reasons an instructor should look (tampering, suspicious code)
+    notes: list[str]             # explanations for the student (timeouts, restored cells, ...)
+    tampered: bool
+    notebooks: dict[str, str]    # stem -> executed notebook JSON (instructor's copy, has hidden tests)
+    seconds: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Result":
+        d = dict(d)
+        d["cells"] = [CellScore(**c) for c in d["cells"]]
+        return cls(**d)
+

@@ -1,0 +1,93 @@
+"""What the grader reads from a source notebook: its test cells, points, hidden tests and imports."""
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import nbformat
+
+from .model import NotebookSpec
+
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+HIDDEN_END = "### END HIDDEN TESTS"
+# A hidden block inside any text (a printed cell, a repr with "\\n"); one cut short runs to the end.
+HIDDEN_BLOCK = re.compile(re.escape(HIDDEN_BEGIN) + r".*?(?:" + re.escape(HIDDEN_END) + r"|\Z)", re.S)
+
+
+def split_hidden(source: str) -> tuple[list[str], list[str]]:
+    """The lines of a cell outside and inside its hidden-test blocks (the markers themselves dropped)."""
+    visible, hidden, inside = [], [], False
+    for line in source.splitlines():
+        marker = line.strip()
+        if marker.startswith(HIDDEN_BEGIN) or marker.startswith(HIDDEN_END):
+            inside = marker.startswith(HIDDEN_BEGIN)
+            continue
+        (hidden if inside else visible).append(line)
+    return visible, hidden
+
+
+def strip_hidden(source: str) -> str:
+    return "\n".join(split_hidden(source)[0])
+
+
+def hidden_only_lines(notebook) -> list[str]:
+    """Lines of hidden tests that are long enough to identify and appear nowhere visible."""
+    hidden, visible = [], set()
+    for cell in notebook.cells:
+        shown, secret = split_hidden(cell.source)
+        visible.update(line.strip() for line in shown)
+        hidden.extend(line.strip() for line in secret)
+    out = []
+    for line in dict.fromkeys(hidden):
+        if len(line) >= 8 and line not in visible and not line.startswith("#"):
+            out.append(line)
+    return out
+
+
+def import_names(source: str) -> dict[str, tuple[str, str | None]]:
+    """Names bound by the import statements of a cell: name -> (module, attribute or None)."""
+    names: dict[str, tuple[str, str | None]] = {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return names
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    names[alias.asname] = (alias.name, None)
+                else:
+                    top = alias.name.split(".")[0]
+                    names[top] = (top, None)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                if alias.name != "*":
+                    names[alias.asname or alias.name] = (node.module, alias.name)
+    return names
+
+
+def notebook_spec(path: Path) -> NotebookSpec:
+    nb = nbformat.read(path, as_version=4)
+    grade_cells, expected, tests, ids, test_cells = [], {}, {}, [], {}
+    seen_solution = False
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade_id"):
+            ids.append(meta["grade_id"])
+            if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+                test_cells[meta["grade_id"]] = json.dumps(cell)
+        if meta.get("solution"):
+            seen_solution = True
+        if cell.cell_type != "code":
+            continue
+        if meta.get("grade") and not meta.get("solution"):
+            grade_cells.append((meta["grade_id"], float(meta.get("points", 0))))
+            tests[meta["grade_id"]] = strip_hidden(cell.source)
+        elif not seen_solution and not meta.get("grade"):
+            expected.update(import_names(cell.source))
+    return NotebookSpec(name=path.stem, grade_cells=grade_cells, hidden_lines=hidden_only_lines(nb),
+                        expected_names=expected, source_cells=[c.source.strip() for c in nb.cells],
+                        test_sources=tests, source_ids=ids, test_cells=test_cells)
+
