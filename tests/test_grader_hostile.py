@@ -86,9 +86,15 @@ def test_nobody_else_is_harmed(batch):
     assert "READ" not in text and "WROTE" not in text, text[-2000:]
 
 
-def test_output_is_bounded(batch):
-    flood = batch["root"] / "out" / "autograded" / "output_flood" / "toy" / "toy.ipynb"
+@pytest.mark.parametrize("student", ["output_flood", "error_flood"])
+def test_output_is_bounded(batch, student):
+    """Every output counts toward the caps, errors included (an error keeps its name)."""
+    flood = batch["root"] / "out" / "autograded" / student / "toy" / "toy.ipynb"
     assert flood.stat().st_size < 10 << 20
+    page = batch["root"] / "out" / "feedback" / student / "toy.html"
+    assert page.stat().st_size < 2 << 20
+    if student == "error_flood":
+        assert "ValueError" in page.read_text()
 
 
 def test_feedback_never_shows_hidden_tests(batch):

@@ -9,6 +9,7 @@ cells it could have affected.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -19,7 +20,10 @@ from .kernel import GradingClient, KernelFailed, Outcome
 from .model import CellScore, NotebookSpec
 from .sandbox import Limits, SandboxConfig
 
-PRELOAD = "import torch, numpy, torchcourse.checks\n"   # what tests rely on, before any student code
+# What tests rely on, imported before any student code; then the notebook's folder joins sys.path
+# last, so that a student's helper module imports but never shadows an installed one.
+PRELOAD = ("import torch, numpy, torchcourse.checks\n"
+           "import os as __os, sys as __sys\n__sys.path.append(__os.getcwd())\ndel __os, __sys\n")
 
 WHY_SKIPPED = {
     "hung": "this cell kept running after the time limit and ignored the interrupt; the kernel was killed",
@@ -87,6 +91,8 @@ class NotebookGrader:
 
     def _attempt(self) -> bool:
         """One kernel life over the notebook; True when it must be replayed."""
+        home = self.workdir / "home"
+        shutil.rmtree(home, ignore_errors=True)   # a restarted kernel starts from a clean home
         client = GradingClient(self.nb, self.workdir, self.cwd, self.limits, self.config)
         try:
             client.start()

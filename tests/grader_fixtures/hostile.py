@@ -7,7 +7,6 @@ be flagged (and by what words), its status and words its notes must contain.
 from __future__ import annotations
 
 import copy
-import json
 import zipfile
 from pathlib import Path
 
@@ -125,6 +124,17 @@ def cases(paths: dict[str, str]) -> dict[str, tuple]:
         "keyboard_interrupt": (toy.submission({"is_positive": "def is_positive(v):\n    raise KeyboardInterrupt\n"}),
                                dict(score=3)),
         "output_flood": (end("for _ in range(400):\n    print('x' * (1 << 20))\n"), dict(score=4)),
+        "error_flood": (end("raise ValueError('x' * (32 << 20))\n"), dict(score=4)),
+        # an IPython startup file written into the sandbox's home, then the kernel killed: the
+        # restarted kernel has a fresh home and never runs it
+        "startup_file": (toy.submission({"double": WRONG_DOUBLE}, before_tests=(
+            "import os\nfolder = os.path.join(os.environ['IPYTHONDIR'], 'profile_default', 'startup')\n"
+            "os.makedirs(folder, exist_ok=True)\n"
+            "with open(os.path.join(folder, '00-patch.py'), 'w') as f:\n"
+            "    f.write('import torch\\ntorch.allclose = lambda *a, **k: True\\n')\n"
+            "os._exit(0)\n")), dict(score=2, notes=["kernel died"])),
+        # files beside the notebook: a helper module imports, a torch.py does not shadow torch
+        "shadow_torch": ("SHADOW", dict(score=4)),
         "disk_flood": (end("with open('big.bin', 'wb') as f:\n    for _ in range(2000):\n        f.write(b'x' * (1 << 20))\n"),
                        dict(score=4)),
         "snoop": (end(snoop), dict(score=4)),
@@ -175,6 +185,11 @@ def build(root: Path) -> dict[str, dict]:
         folder.mkdir(parents=True, exist_ok=True)
         if content == "RENAMED":
             nbformat.write(toy.submission(), folder / "toy (1).ipynb")
+        elif content == "SHADOW":
+            nbformat.write(toy.submission({"double": "def double(x):\n    import helper\n    return helper.twice(x)\n"}),
+                           folder / "toy.ipynb")
+            (folder / "helper.py").write_text("def twice(x):\n    return 2 * x\n")
+            (folder / "torch.py").write_text("raise ImportError('a file beside the notebook shadowed torch')\n")
         elif content == "MISSING":
             (folder / "notes.txt").write_text("I could not finish")
         elif isinstance(content, bytes):
