@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -85,6 +86,139 @@ def test_nbgrader_submitted_layout(tmp_path):
         tasks = _by_student(found)
         assert set(tasks) == {"ada", "bob", "cy"}
         assert tasks["cy"].files == {"toy": ""}  # named on the command line: graded as missing
+
+
+def _students(root: Path, names, inside="toy.ipynb") -> Path:
+    """One folder per student holding the toy notebook at ``inside``."""
+    text = nbformat.writes(toy.submission())
+    for name in names:
+        (root / name / inside).parent.mkdir(parents=True, exist_ok=True)
+        (root / name / inside).write_text(text)
+    return root
+
+
+def test_layout_one_student_with_a_nested_assignment_folder(tmp_path):
+    """An LMS export where one student nested their notebook in a folder named like the assignment:
+    that student is read the nbgrader way, every other one as before (none becomes missing)."""
+    specs = _spec(tmp_path)
+    subs = _students(tmp_path / "export", ["ada", "bob"])
+    _students(subs, ["x"], inside="toy/toy.ipynb")
+    for explicit in (True, False):
+        found = collect.find(subs, specs, tmp_path / "staging", explicit=explicit)
+        tasks = _by_student(found)
+        assert {s: t.files["toy"] for s, t in tasks.items()} == {
+            s: str(subs / s / path) for s, path in (("ada", "toy.ipynb"), ("bob", "toy.ipynb"),
+                                                     ("x", "toy/toy.ipynb"))}, found
+        assert found.layout.startswith("mixed: 2 students"), found.layout
+
+
+def test_layout_student_folder_named_submitted(tmp_path):
+    """A student folder named ``submitted`` is a student, not nbgrader's submitted/ folder."""
+    specs = _spec(tmp_path)
+    subs = _students(tmp_path / "export", ["ada", "bob", "submitted"])
+    tasks = _by_student(collect.find(subs, specs, tmp_path / "staging", explicit=True))
+    assert {s: Path(t.files["toy"]).parent.name for s, t in tasks.items()} == {
+        "ada": "ada", "bob": "bob", "submitted": "submitted"}
+
+
+def test_student_ids_keep_names_readable_and_distinct(tmp_path):
+    """Chinese names and accents stay readable and distinct, and the same on every run."""
+    specs = _spec(tmp_path)
+    names = ["王伟", "李娜", "zoë", "zoé", "Ada Lovelace"]
+    subs = _students(tmp_path / "export", names)
+    found = collect.find(subs, specs, tmp_path / "staging", explicit=True)
+    assert sorted(_by_student(found)) == sorted(["王伟", "李娜", "zoë", "zoé", "Ada_Lovelace"])
+    again = collect.find(subs, specs, tmp_path / "staging2", explicit=True)
+    assert [(t.student, t.content_hash) for t in again.tasks] == [(t.student, t.content_hash) for t in found.tasks]
+    # a Mac spells zoë as z o e + combining diaeresis (NFD): the same student
+    assert collect.student_id(unicodedata.normalize("NFD", "zoë")) == "zoë"
+    # what cannot name a folder is replaced; nothing becomes one shared constant
+    assert collect.student_id("a/b\\c:d\te\x00") == "a_b_c_d_e_"
+    assert collect.student_id("..ada.") == "ada"
+    empty = {collect.student_id(n) for n in ("", "..", "...", " ")}
+    assert len(empty) == 4 and all(s.startswith("student-") for s in empty), empty
+
+
+def test_student_ids_of_long_names_are_short_and_unique(tmp_path):
+    """nbgrader's Student.id holds 128 characters and a folder name 255 bytes: long names are cut and
+    get a hash of the whole name, so that two of them still differ."""
+    specs = _spec(tmp_path)
+    long_names = ["a" * 200 + "1", "a" * 200 + "2"]
+    subs = _students(tmp_path / "export", long_names)
+    ids = sorted(_by_student(collect.find(subs, specs, tmp_path / "staging", explicit=True)))
+    assert len(ids) == 2 and ids[0] != ids[1], ids
+    assert all(len(s) <= 128 and s.startswith("a" * 100) for s in ids), ids
+    assert ids == sorted(collect.student_id(n) for n in long_names)  # stable
+    chinese = [collect.student_id("王" * 84 + tail) for tail in "一二"]
+    assert chinese[0] != chinese[1]
+    assert all(len(s) <= 128 and len(s.encode()) <= 240 and s.startswith("王" * 20) for s in chinese), chinese
+
+
+def test_student_ids_that_collide_are_an_error(tmp_path):
+    """Two submissions that would get one id stop the collection, naming both: never a silent overwrite."""
+    specs = _spec(tmp_path)
+    spaces = _students(tmp_path / "spaces", ["Ada Lovelace", "Ada_Lovelace"])
+    zipped = _students(tmp_path / "zipped", ["ada"])
+    with zipfile.ZipFile(zipped / "ada.zip", "w") as z:
+        z.writestr("toy.ipynb", nbformat.writes(toy.submission()))
+    for subs, pair in ((spaces, ["Ada Lovelace", "Ada_Lovelace"]), (zipped, ["ada", "ada.zip"])):
+        with pytest.raises(collect.CollectError) as error:
+            collect.find(subs, specs, tmp_path / "staging", explicit=True)
+        assert all(repr(name) in str(error.value) for name in pair), error.value
+        assert "rename one" in str(error.value) and "roster" in str(error.value)
+
+
+def _roster(path: Path, rows: str, encoding="utf-8-sig") -> Path:
+    path.write_text(rows, encoding=encoding)
+    return path
+
+
+def test_roster_maps_submissions_to_lms_ids(tmp_path):
+    """A roster (CSV with a BOM, Chinese names) maps each submission to its LMS id; a submission it
+    lacks keeps its own id and is flagged."""
+    specs = _spec(tmp_path)
+    subs = _students(tmp_path / "export", ["王伟", "zoë", "bob"])
+    roster = collect.read_roster(_roster(tmp_path / "roster.csv", "id,name\r\ns001,王伟\r\ns002,zoë\r\n"))
+    assert roster == {"王伟": "s001", "zoë": "s002"}
+    tasks = _by_student(collect.find(subs, specs, tmp_path / "staging", explicit=True, roster=roster))
+    assert {s: Path(t.files["toy"]).parent.name for s, t in tasks.items()} == {
+        "s001": "王伟", "s002": "zoë", "bob": "bob"}
+    assert tasks["bob"].flags == ["not in the roster"] and tasks["s001"].flags == []
+    # a roster id that a folder's own id already takes is a collision like any other
+    _students(subs, ["s001"])
+    with pytest.raises(collect.CollectError) as error:
+        collect.find(subs, specs, tmp_path / "staging", explicit=True, roster=roster)
+    assert "'s001' and '王伟'" in str(error.value)
+
+
+def test_roster_errors(tmp_path):
+    """A roster with an id or a name twice, an id that cannot name a folder or no header is refused."""
+    for rows, named in (("id,name\ns1,ada\ns1,bob\n", ["'s1'", "'ada'", "'bob'"]),
+                        ("id,name\ns1,ada\ns2,ada\n", ["'ada'", "'s1'", "'s2'"]),
+                        ("id,name\n../s1,ada\n", ["'../s1'"]),
+                        ("s1,ada\n", ["id and name"])):
+        with pytest.raises(collect.CollectError) as error:
+            collect.read_roster(_roster(tmp_path / "roster.csv", rows, "utf-8"))
+        assert all(n in str(error.value) for n in named), error.value
+
+
+def test_roster_and_student_id_errors_stop_the_grader(tmp_path, capsys, monkeypatch):
+    """The grader reports a bad roster or two submissions with one id and grades nothing (exit code 2)."""
+    from course_tools.grading import cli
+
+    for name in ("PATH", "TORCHCOURSE_GRADER_PID"):  # main() sets them: restored after the test
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+    specs = _spec(tmp_path)  # what preparing the assignment gives, without running nbgrader
+    monkeypatch.setattr(cli.assignments, "prepare", lambda name, *_: specs[name])
+    subs = _students(tmp_path / "export", ["Ada Lovelace", "Ada_Lovelace"])
+    common = [str(subs), "-a", "toy", "--source", str(tmp_path / "source"), "--quiet", "--no-sandbox"]
+    bad = _roster(tmp_path / "roster.csv", "id,name\ns1,ada\ns1,bob\n")
+    assert cli.main([*common, "-o", str(tmp_path / "out1"), "--roster", str(bad)]) == 2
+    assert "error:" in capsys.readouterr().err and not (tmp_path / "out1").exists()
+    assert cli.main([*common, "-o", str(tmp_path / "out2")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "'Ada Lovelace' and 'Ada_Lovelace'" in err, err
+    assert not (tmp_path / "out2" / "gradebook.db").exists() and not (tmp_path / "out2" / "feedback").exists()
 
 
 # ------------------------------------------------------------------ real runs

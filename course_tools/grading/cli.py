@@ -3,6 +3,7 @@
     ./course grade submissions/                 # every assignment found
     ./course grade exports/01_tensors.zip-folder -a 01_tensors -j 2
     ./course grade course/submitted --db postgresql://grader@localhost/course
+    ./course grade exports/week3 -a 02_autograd --roster roster.csv   # columns id,name: grade under LMS ids
 
 Limits default to what the course's ``nbgrader_config.py`` sets (``limits.py``).
 
@@ -18,16 +19,17 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
+
+import tenacity
 
 from .. import nbgrader_course
 from ..layout import REPO
 from . import assignments, collect, report, sandbox
 from .gradebook import Book
 from .limits import Limits
-from .model import CellScore, Result
+from .orchestrate import Batch
 from .pool import Pool
 
 
@@ -48,6 +50,9 @@ def parse_args(argv=None, defaults: Limits | None = None):
                         "or one folder / zip / notebook per student")
     p.add_argument("-a", "--assignment", action="append", default=[],
                    help="assignment id to grade (repeatable; default: every assignment in the source folder)")
+    p.add_argument("--roster", type=Path, default=None,
+                   help="CSV (UTF-8) with the columns id,name: the LMS id to grade each submission "
+                        "(folder, zip or notebook name) under (default: ids made from the names)")
     p.add_argument("-o", "--out", type=Path, default=Path("grading"), help="output folder (default: grading/)")
     p.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///OUT/gradebook.db); "
                                                "postgresql://user@host/db lets several graders share one")
@@ -79,6 +84,11 @@ def main(argv=None) -> int:
     if not args.submissions.exists():
         print(f"error: {args.submissions} does not exist", file=sys.stderr)
         return 2
+    try:
+        roster = collect.read_roster(args.roster) if args.roster else None
+    except (OSError, collect.CollectError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     names = args.assignment or assignments.available(source)
     unknown = [a for a in names if not (source / a).is_dir()]
     if unknown or not names:
@@ -108,7 +118,7 @@ def main(argv=None) -> int:
     db_url = args.db or f"sqlite:///{out / 'gradebook.db'}"
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     try:
-        return _grade(args, names, source, out, scratch, db_url, limits, enabled, log)
+        return _grade(args, names, source, out, scratch, db_url, limits, enabled, log, roster)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -124,20 +134,25 @@ def _remove_what_killed_runs_left(scratch: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _grade(args, names, source, out, scratch, db_url, limits, enabled, log) -> int:
+def _grade(args, names, source, out, scratch, db_url, limits, enabled, log, roster=None) -> int:
     log(f"preparing {', '.join(names)} ...")
+    specs = {a: assignments.prepare(a, source, out / ".cache", limits) for a in names}
+    try:
+        found = collect.find(args.submissions, specs, scratch / "staging", explicit=bool(args.assignment),
+                             roster=roster)
+    except collect.CollectError as error:  # two submissions, one student id: touch no gradebook
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     # nbgrader's own tables learn an assignment (cells, checksums) once per version of its source
     fingerprints = {a: assignments.fingerprint(source / a, limits) for a in names}
     book = Book(db_url)
     stale = [a for a in names if book.registered(a) != fingerprints[a]]
     book.close()  # nbgrader writes to the gradebook through a session of its own meanwhile
-    specs = {a: assignments.prepare(a, source, out / ".cache", limits) for a in names}
     for a in stale:
         _register(a, source, scratch, db_url)
     book = Book(db_url)
     for a in stale:
         book.set_registered(a, fingerprints[a])
-    found = collect.find(args.submissions, specs, scratch / "staging", explicit=bool(args.assignment))
     for problem in found.problems:
         log(f"warning: {problem}")
     done = {a: book.graded(a, specs[a].fingerprint) for a in names}
@@ -145,84 +160,28 @@ def _grade(args, names, source, out, scratch, db_url, limits, enabled, log) -> i
     log(f"{len(found.tasks)} submissions found ({found.layout}); {len(found.tasks) - len(todo)} unchanged "
         f"since they were graded; grading {len(todo)} with {min(args.jobs, max(len(todo), 1))} workers"
         + ("" if enabled else " WITHOUT a sandbox"))
-    lease = limits.notebook_timeout * 1.5 + 300
-    graded_here = by_other = 0
+    batch = Batch(book, specs, out, quiet=args.quiet, lease=limits.notebook_timeout * 1.5 + 300)
     if todo:
-        pool = Pool(min(args.jobs, len(todo)), specs, scratch, limits, enabled)  # before any thread
-        bar = None
-        if not args.quiet:
-            from tqdm import tqdm
-            bar = tqdm(total=len(todo), unit="sub", file=sys.stderr, dynamic_ncols=True)
-        pending, waiting = list(todo), []   # waiting: another grader (PostgreSQL) holds its claim
-        recheck = time.monotonic() + 2
-        try:
-            while pending or pool.busy or waiting:
-                if not pending and waiting and time.monotonic() > recheck:
-                    pending, waiting = waiting, []  # done by now, or its grader died: claim again
-                    recheck = time.monotonic() + 2
-                for slot in pool.idle():
-                    while pending:
-                        task = pending.pop(0)
-                        state = book.claim(task.assignment, task.student, task.content_hash,
-                                           specs[task.assignment].fingerprint, lease)
-                        if state == "mine":
-                            pool.submit(slot, task)
-                            break
-                        if state == "busy":
-                            waiting.append(task)
-                        else:  # "done": another grader recorded it meanwhile
-                            by_other += 1
-                            if bar is not None:
-                                bar.update(1)
-                if bar is not None:
-                    bar.set_postfix_str(", ".join(t.student for t, _ in pool.busy.values())[:40]
-                                        + (f" ({len(waiting)} with another grader)" if waiting else ""))
-                for result in pool.collect():
-                    _save(result, specs, out, book)
-                    graded_here += 1
-                    if bar is not None:
-                        bar.update(1)
-                        if result.flags:
-                            bar.write(f"  {result.student}/{result.assignment}: {result.score:g}/{result.max_score:g}"
-                                      f" flagged: {'; '.join(result.flags)[:200]}")
-        finally:
-            pool.close()
-            book.release_claims()
-            if bar is not None:
-                bar.close()
+        batch.run(todo, Pool(min(args.jobs, len(todo)), specs, scratch, limits, enabled))  # before any thread
     rows = book.results(names)
     report.grades_csv(rows, out / "grades.csv")
     book.close()
     print(report.summary(rows))
     print(f"\n{len(found.tasks)} submissions found: {len(found.tasks) - len(todo)} unchanged since they "
-          f"were graded, {graded_here} graded now" + (f", {by_other} by another grader" if by_other else ""))
+          f"were graded, {batch.graded_here} graded now"
+          + (f", {batch.by_other} by another grader" if batch.by_other else ""))
     print(f"\ngrades: {out / 'grades.csv'}\nfeedback: {out / 'feedback'}/<student>/<assignment>.html")
     return 0
 
 
 def _register(name, source, scratch, db_url):
-    for attempt in range(4):
-        try:
-            return assignments.register(name, source, scratch / f"reg{attempt}", db_url)
-        except assignments.AssignmentError as error:
-            if attempt == 3:
-                raise
-            # two graders registering into one PostgreSQL gradebook at once: one of them conflicts
-            print(f"registering {name} in the gradebook failed, trying again: {str(error)[-300:]}",
-                  file=sys.stderr, flush=True)
-            time.sleep(1 + attempt)
+    """Two graders registering into one PostgreSQL gradebook at once: one of them conflicts, and tries again."""
+    def say(state):
+        print(f"registering {name} in the gradebook failed, trying again: {str(state.outcome.exception())[-300:]}",
+              file=sys.stderr, flush=True)
 
-
-def _save(result: Result, specs, out: Path, book: Book) -> None:
-    spec = specs[result.assignment]
-    if not result.max_score:
-        result.max_score = spec.max_score
-        got = {c.grade_id for c in result.cells}
-        result.cells += [CellScore(g, 0.0, p, "not run", "the grader failed on this submission")
-                         for nb in spec.notebooks for g, p in nb.grade_cells if g not in got]
-    for name, text in result.notebooks.items():
-        report.write_atomic(out / "autograded" / result.student / result.assignment / f"{name}.ipynb", text)
-    page = report.feedback_html(result, {nb.name: nb for nb in spec.notebooks},
-                                f"{result.assignment} - {result.student}")
-    report.write_atomic(out / "feedback" / result.student / f"{result.assignment}.html", page)
-    book.save(result, spec.fingerprint)
+    attempts = iter(range(4))
+    retrying = tenacity.Retrying(retry=tenacity.retry_if_exception_type(assignments.AssignmentError),
+                                 stop=tenacity.stop_after_attempt(4), wait=tenacity.wait_incrementing(1, 1),
+                                 before_sleep=say, reraise=True)
+    return retrying(lambda: assignments.register(name, source, scratch / f"reg{next(attempts)}", db_url))

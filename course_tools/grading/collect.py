@@ -1,22 +1,36 @@
 """Find the submissions in a folder, whatever layout it has.
 
-* nbgrader's layout: ``submitted/<student>/<assignment>/<notebook>.ipynb`` (the folder given may be
-  the course folder holding ``submitted/`` or ``submitted/`` itself);
+* nbgrader's layout: ``submitted/<student>/<assignment>/<notebook>.ipynb``;
 * an LMS export: one folder or one ``.zip`` per student holding their notebooks anywhere inside,
   named as released or not (``01_tensors (1).ipynb``, ``Copy of ...``), or a single notebook per
   student (``<student>.ipynb``) when one assignment is graded.
 
+Which layout. The folder given is read as nbgrader's course folder (its ``submitted/``, every student
+the nbgrader way) only when it is one beyond doubt: it holds ``submitted/`` and ``nbgrader_config.py``
+or ``gradebook.db``, or nothing that looks like a submission besides nbgrader's own folders
+(``source/``, ``release/``, ``submitted/``, ...); the same goes for that ``submitted/`` folder given
+itself. Otherwise each folder, zip or notebook is one student, read on its own: a folder holding a
+folder named like an assignment being graded is read the nbgrader way (``<student>/<assignment>/``),
+anything else is searched for notebooks anywhere inside. So no student's folder (one named
+``submitted``, one with a nested ``01_tensors/``) changes how the others are read.
+
 A notebook is matched to an assignment by its file name first, then by the grading cell ids it
 carries (renamed notebooks keep them), then by the assignment id in its name. Every guess is
 written down as a note that ends up in the student's feedback.
+
+Student ids come from the folder, zip or notebook name (``student_id``: readable in any script,
+stable, safe as a folder name), or from a roster (``read_roster``: LMS id and submission name). Two
+submissions that would get one id are an error (``CollectError``), never one grade overwriting another.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
-import re
 import shutil
+import unicodedata
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +39,16 @@ from .model import AssignmentSpec, Task
 MAX_ZIP_BYTES = 256 << 20
 MAX_ZIP_FILES = 2000
 SKIP_PARTS = {".ipynb_checkpoints", "__MACOSX", "__pycache__", ".git"}
+NBGRADER_FOLDERS = {"source", "release", "submitted", "autograded", "feedback"}
+NBGRADER_FILES = ("nbgrader_config.py", "gradebook.db")
+MAX_ID_CHARS = 128   # nbgrader's Student.id is a String(128)
+MAX_ID_BYTES = 240   # the id names folders (feedback/<id>/): most file systems allow 255 bytes
+NOT_SAFE_IN_IDS = set('/\\:*?"<>|')   # path separators, and what Windows refuses in file names
+NOT_IN_ROSTER = "not in the roster"
+
+
+class CollectError(ValueError):
+    """The submissions cannot be told apart (two get one student id), or the roster is wrong."""
 
 
 @dataclass
@@ -35,8 +59,65 @@ class Found:
 
 
 def student_id(name: str) -> str:
-    sid = re.sub(r"[^A-Za-z0-9._@+-]+", "_", name).strip("._") or "student"
-    return sid[:120]
+    """The student id for a submission's name: readable, the same on every run, safe as a folder name
+    and as nbgrader's Student.id.
+
+    Letters and digits of any script are kept as they are after NFC normalisation (a name typed on a
+    Mac and elsewhere agree; 王伟, zoë and zoé stay themselves); whitespace, control characters, path
+    separators and what Windows refuses become ``_``; outer dots go (``..``, hidden folders). A name
+    that is empty after that, or too long, gets a short hash of the whole name instead of a cut, so
+    that two names never share an id by being shortened.
+    """
+    name = unicodedata.normalize("NFC", name)
+    sid = "".join("_" if _unsafe(ch) else ch for ch in name.strip()).strip(".")
+    if sid and len(sid) <= MAX_ID_CHARS and len(sid.encode()) <= MAX_ID_BYTES:
+        return sid
+    tag = "-" + hashlib.sha256(name.encode(errors="surrogatepass")).hexdigest()[:10]
+    head = sid[:MAX_ID_CHARS - len(tag)]
+    while len((head + tag).encode()) > MAX_ID_BYTES:
+        head = head[:-1]
+    return (head or "student") + tag
+
+
+def _unsafe(ch: str) -> bool:
+    # categories C (control, format, unassigned) and Z (spaces, line separators)
+    return ch in NOT_SAFE_IN_IDS or ch.isspace() or unicodedata.category(ch)[0] in "CZ"
+
+
+def read_roster(path: Path) -> dict[str, str]:
+    """A roster: a CSV file (UTF-8, with or without a BOM) whose header names the columns ``id`` (the
+    LMS's student id, used as the student id) and ``name`` (a submission's folder name, or its zip or
+    notebook name without ``.zip``/``.ipynb``). Returns name -> id; raises CollectError when a row
+    lacks either, an id is not safe as a folder name, or an id or a name appears twice."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+    except UnicodeDecodeError:
+        raise CollectError(f"{path}: the roster is not UTF-8 (save it as 'CSV UTF-8')") from None
+    header = [c.strip().lower() for c in rows[0][1]] if rows else []
+    if "id" not in header or "name" not in header:
+        raise CollectError(f"{path}: the roster's first row must name the columns id and name "
+                           f"(it has: {', '.join(header) or 'nothing'})")
+    at_id, at_name = header.index("id"), header.index("name")
+    roster: dict[str, str] = {}
+    name_of: dict[str, str] = {}
+    for line, row in rows[1:]:
+        row = row + [""] * len(header)
+        sid, name = row[at_id].strip(), unicodedata.normalize("NFC", row[at_name].strip())
+        where = f"{path}, line {line}"
+        if not sid or not name:
+            raise CollectError(f"{where}: a row needs both an id and a name")
+        if student_id(sid) != sid:
+            raise CollectError(f"{where}: the id {sid!r} cannot name a folder; {student_id(sid)!r} could")
+        if name in roster:
+            raise CollectError(f"{where}: the name {name!r} is in the roster twice "
+                               f"(ids {roster[name]!r} and {sid!r})")
+        if sid in name_of:
+            raise CollectError(f"{where}: the id {sid!r} is in the roster twice "
+                               f"(names {name_of[sid]!r} and {name!r})")
+        roster[name], name_of[sid] = sid, name
+    return roster
 
 
 def _grade_ids(path: Path) -> set[str]:
@@ -155,47 +236,114 @@ def _safe_extract(archive: Path, target: Path) -> None:
                 shutil.copyfileobj(src, out)
 
 
-def find(root: Path, specs: dict[str, AssignmentSpec], staging: Path, explicit: bool) -> Found:
+def _entries(folder: Path) -> list[Path]:
+    """What may be one student's submission: folders, zips and notebooks, hidden ones left out."""
+    if not folder.is_dir():
+        return []
+    return [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and p.name not in SKIP_PARTS
+            and (p.is_dir() or p.suffix.lower() == ".zip" or p.suffix == ".ipynb")]
+
+
+def _is_course_folder(folder: Path) -> bool:
+    """nbgrader's course folder: ``submitted/`` beside nbgrader's files, or beside nbgrader's folders
+    only (an LMS export with a student named ``submitted`` has other students beside it)."""
+    if not (folder / "submitted").is_dir():
+        return False
+    return (any((folder / f).is_file() for f in NBGRADER_FILES)
+            or all(p.name in NBGRADER_FOLDERS for p in _entries(folder)))
+
+
+def _student_ids(entries: list[Path], roster: dict[str, str] | None) -> tuple[dict[Path, str], set[Path]]:
+    """Each submission's student id, and the submissions the roster (if any) does not name."""
+    if roster is not None:   # names as a Mac's zip or file system spells them (NFD) match too
+        roster = {unicodedata.normalize("NFC", name): sid for name, sid in roster.items()}
+    ids: dict[Path, str] = {}
+    owner: dict[str, Path] = {}
+    outside: set[Path] = set()
+    for entry in entries:
+        name = unicodedata.normalize("NFC", entry.name if entry.is_dir() else entry.stem)
+        if roster is not None and name in roster:
+            sid = roster[name]
+        else:
+            sid = student_id(name)
+            if roster is not None:
+                outside.add(entry)
+        if sid in owner:
+            raise CollectError(
+                f"{owner[sid].name!r} and {entry.name!r} would both be graded as student {sid!r}, one grade "
+                "overwriting the other: rename one of them, or give each its own id in a roster "
+                "(--roster FILE.csv with the columns id,name)")
+        owner[sid], ids[entry] = entry, sid
+    return ids, outside
+
+
+def _assignment_folders(sid: str, folder: Path, specs: dict[str, AssignmentSpec], explicit: bool) -> list[Task]:
+    """nbgrader's layout for one student: one folder per assignment, ``<student>/<assignment>/``."""
+    tasks = []
+    for name, spec in specs.items():
+        if (folder / name).is_dir():
+            tasks += match(sid, _notebooks(folder / name), {name: spec}, True)
+        elif explicit:
+            tasks += match(sid, [], {name: spec}, True)
+    return tasks
+
+
+def _zip_tasks(sid: str, archive: Path, specs: dict[str, AssignmentSpec], staging: Path, explicit: bool,
+               problems: list[str]) -> list[Task]:
+    target = staging / sid
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    try:
+        _safe_extract(archive, target)
+    except (zipfile.BadZipFile, ValueError, OSError) as error:
+        problems.append(f"{archive.name}: could not be unpacked ({error})")
+        return [_task(sid, spec, {nb.name: None for nb in spec.notebooks},
+                      [f"{archive.name} could not be unpacked: {error}"], ["unreadable zip"])
+                for spec in (specs.values() if explicit else [])]
+    return match(sid, _notebooks(target), specs, explicit)
+
+
+def _describe(kinds: Counter, course: bool) -> str:
+    if course:
+        return "nbgrader (submitted/<student>/<assignment>/)"
+    if not kinds["nbgrader"]:
+        return "one folder, zip or notebook per student"
+    if not kinds["searched"]:
+        return "nbgrader (<student>/<assignment>/)"
+    return (f"mixed: {kinds['searched']} students with one folder, zip or notebook, "
+            f"{kinds['nbgrader']} with nbgrader's <student>/<assignment>/ folders")
+
+
+def find(root: Path, specs: dict[str, AssignmentSpec], staging: Path, explicit: bool,
+         roster: dict[str, str] | None = None) -> Found:
+    """The tasks of every submission under ``root`` (layouts: the module's docstring). ``roster`` maps
+    submission names to student ids (``read_roster``); submissions it lacks keep the id made from their
+    name and get the flag "not in the roster". Raises CollectError, before anything is unpacked, when
+    two submissions would get one student id."""
     root = Path(root)
-    found = Found()
-    if (root / "submitted").is_dir():
+    course = _is_course_folder(root)
+    if course:
         root = root / "submitted"
-    students = [p for p in sorted(root.iterdir()) if not p.name.startswith(".")
-                and p.name not in SKIP_PARTS] if root.is_dir() else []
-    nbgrader_layout = any((s / a).is_dir() for s in students if s.is_dir() for a in specs)
-    if nbgrader_layout:
-        found.layout = "nbgrader (submitted/<student>/<assignment>/)"
-        for s in students:
-            if not s.is_dir():
-                continue
-            sid = student_id(s.name)
-            for name, spec in specs.items():
-                folder = s / name
-                if not folder.is_dir():
-                    if explicit:
-                        found.tasks.extend(match(sid, [], {name: spec}, True))
-                    continue
-                found.tasks.extend(match(sid, _notebooks(folder), {name: spec}, True))
-        return found
-    found.layout = "one folder, zip or notebook per student"
-    for s in students:
-        sid = student_id(s.stem if s.is_file() else s.name)
-        if s.is_dir():
-            found.tasks.extend(match(sid, _notebooks(s), specs, explicit))
-        elif s.suffix.lower() == ".zip":
-            target = staging / sid
-            shutil.rmtree(target, ignore_errors=True)
-            target.mkdir(parents=True)
-            try:
-                _safe_extract(s, target)
-            except (zipfile.BadZipFile, ValueError, OSError) as error:
-                found.problems.append(f"{s.name}: could not be unpacked ({error})")
-                for spec in specs.values() if explicit else []:
-                    t = _task(sid, spec, {nb.name: None for nb in spec.notebooks},
-                              [f"{s.name} could not be unpacked: {error}"], ["unreadable zip"])
-                    found.tasks.append(t)
-                continue
-            found.tasks.extend(match(sid, _notebooks(target), specs, explicit))
-        elif s.suffix == ".ipynb":
-            found.tasks.extend(match(sid, [s], specs, explicit, extras_allowed=False))
+    course = course or (root.name == "submitted" and _is_course_folder(root.parent))
+    entries = _entries(root)
+    ids, outside = _student_ids(entries, roster)
+    found, kinds = Found(), Counter()
+    for entry in entries:
+        sid = ids[entry]
+        if entry.is_dir() and (course or any((entry / a).is_dir() for a in specs)):
+            kinds["nbgrader"] += 1
+            tasks = _assignment_folders(sid, entry, specs, explicit)
+        else:
+            kinds["searched"] += 1
+            if entry.is_dir():
+                tasks = match(sid, _notebooks(entry), specs, explicit)
+            elif entry.suffix.lower() == ".zip":
+                tasks = _zip_tasks(sid, entry, specs, staging, explicit, found.problems)
+            else:
+                tasks = match(sid, [entry], specs, explicit, extras_allowed=False)
+        for task in tasks:
+            if entry in outside:
+                task.flags.append(NOT_IN_ROSTER)
+        found.tasks += tasks
+    found.layout = _describe(kinds, course)
     return found

@@ -19,6 +19,7 @@ import socket
 import time
 from datetime import datetime, timezone
 
+import tenacity
 from sqlalchemy import (Column, Float, MetaData, String, Table, Text, and_, delete, insert, select,
                         update)
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -229,10 +230,7 @@ def _owner_gone(owner: str) -> bool:
 
 def _retry(fn, attempts: int = 6):
     """Retry on lock contention and concurrent inserts (SQLite busy, PostgreSQL conflicts)."""
-    for k in range(attempts):
-        try:
-            return fn()
-        except (OperationalError, IntegrityError, DBAPIError):
-            if k == attempts - 1:
-                raise
-            time.sleep(0.2 * (k + 1))
+    retrying = tenacity.Retrying(retry=tenacity.retry_if_exception_type((OperationalError, IntegrityError, DBAPIError)),
+                                 stop=tenacity.stop_after_attempt(attempts),
+                                 wait=tenacity.wait_incrementing(start=0.2, increment=0.2), reraise=True)
+    return retrying(fn)
