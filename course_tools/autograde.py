@@ -1,12 +1,17 @@
-"""Autograde submissions with the course's own nbgrader settings in a scratch course folder.
+"""The two grading engines as the tests and benchmarks drive them, with per-test-cell scores.
 
-This is the engine under the tests' round trips (source gets full marks, release gets zero, each
-wrong answer loses only its exercise's points). It returns per-test-cell scores so that callers
-can say exactly which exercise lost what.
+* ``grade_with_course_grader``: ``./course grade`` (``python -m course_tools grade``), the command
+  instructors run, in its sandbox. The answer-bank round trips go through it.
+* ``grade``: stock ``nbgrader autograde`` with the course's settings in a scratch course folder,
+  for the test that both engines agree and for the throughput benchmark.
+
+Both return ``{student: {test grade_id: score}}`` read from nbgrader's gradebook.
 """
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +73,36 @@ def submission(assignment: str, answers: dict[str, str] | None = None) -> nbform
     return released
 
 
+def write_submissions(assignment: str, submissions: dict, folder: Path, nested: bool = False) -> None:
+    """One folder per student (``<student>/[<assignment>/]<assignment>.ipynb``), from notebooks,
+    paths or raw bytes."""
+    for student, notebook in submissions.items():
+        target = Path(folder) / student / (assignment if nested else "") / f"{assignment}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(notebook, Path):
+            shutil.copy(notebook, target)
+        elif isinstance(notebook, bytes):
+            target.write_bytes(notebook)
+        else:
+            nbformat.write(notebook, target)
+
+
+def grade_with_course_grader(assignment: str, submissions: dict, workdir: Path, jobs: int = 2,
+                             timeout: float = 3600) -> dict[str, dict[str, float]]:
+    """Grade with ``python -m course_tools grade`` into ``workdir/out``; sandboxed when bubblewrap
+    works here, else with ``--no-sandbox`` (the course's own answer banks are trusted code)."""
+    from .grading.sandbox import bwrap_problem
+
+    workdir = Path(workdir)
+    write_submissions(assignment, submissions, workdir / "submissions")
+    command = [sys.executable, "-m", "course_tools", "grade", str(workdir / "submissions"), "-a", assignment,
+               "-o", str(workdir / "out"), "-j", str(jobs), "--quiet", *(["--no-sandbox"] if bwrap_problem() else [])]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO.root)
+    if result.returncode != 0:
+        raise RuntimeError(f"./course grade failed:\n{result.stdout}{result.stderr}")
+    return read_scores(workdir / "out" / "gradebook.db", assignment)
+
+
 def grade(assignment: str, submissions: dict[str, nbformat.NotebookNode | Path | bytes],
           workdir: Path, timeout: float = 3600) -> dict[str, dict[str, float]]:
     """Autograde each submission (student id -> notebook, path or raw bytes).
@@ -77,24 +112,17 @@ def grade(assignment: str, submissions: dict[str, nbformat.NotebookNode | Path |
     """
     course = nbgrader_course.scratch_course(assignment, REPO.source, Path(workdir))
     nbgrader_course.generate_assignment(course, assignment, f"sqlite:///{course / 'gradebook.db'}")
-    for student, notebook in submissions.items():
-        target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(notebook, Path):
-            shutil.copy(notebook, target)
-        elif isinstance(notebook, bytes):
-            target.write_bytes(notebook)
-        else:
-            nbformat.write(notebook, target)
+    write_submissions(assignment, submissions, course / "submitted", nested=True)
     nbgrader_course.run(course, "autograde", assignment, "--create", "--force", timeout=timeout, check=False)
-    return read_scores(course, assignment)
+    return read_scores(course / "gradebook.db", assignment)
 
 
-def read_scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:
+def read_scores(gradebook_db: Path, assignment: str) -> dict[str, dict[str, float]]:
+    """Per student, the score of every test cell of ``assignment`` in an nbgrader gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
     scores: dict[str, dict[str, float]] = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Gradebook(f"sqlite:///{gradebook_db}") as gradebook:
         for student in gradebook.students:
             try:
                 sub = gradebook.find_submission(assignment, student.id)

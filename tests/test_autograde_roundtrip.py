@@ -1,20 +1,27 @@
-"""Source, release, tests and grader agree, proven by grading real submissions with nbgrader.
+"""Source, release, tests and grader agree, proven by grading real submissions with ``./course grade``
+(the command instructors run, in its sandbox).
 
 For every assignment that has an answer bank in tests/answers/<id>.py:
 - the source's solutions get full marks, and so do the bank's other correct ways of writing them;
 - a correct answer that warns, prints to stderr and draws a progress bar keeps every point;
 - the untouched release gets zero;
-- each realistic wrong answer loses exactly the points of its own exercise, no more, no less.
-All submissions of one assignment are graded in one nbgrader run (one xdist worker each).
+- each realistic wrong answer loses its own exercise's points. One submission carries one wrong
+  answer of every exercise (the k-th of each), and loses exactly the points of those exercises: an
+  exercise is graded on its own (its tests name no other exercise, and stand in a reference for each
+  one its solution calls; checked statically below), so its points cannot hang on another's answer.
+- stock ``nbgrader autograde`` gives the same scores as the course grader on a sample (solutions,
+  release, one combined wrong submission), so the formgrader and nbgrader's own commands agree.
+All submissions of one assignment are graded in one run (one xdist worker each).
 """
+import ast
 import importlib.util
 from pathlib import Path
 
 import pytest
 
-from noise import make_noisy
 from course_tools import autograde
 from course_tools.layout import REPO
+from noise import make_noisy
 
 ANSWERS = Path(__file__).parent / "answers"
 
@@ -33,21 +40,33 @@ def group(assignment):
     return pytest.mark.xdist_group(f"grade-{assignment}")
 
 
+def source_notebook(assignment):
+    return autograde.read_notebook(autograde.notebook_path(REPO.source, assignment))
+
+
 def exercises(assignment):
-    return list(autograde.solution_sources(autograde.read_notebook(autograde.notebook_path(REPO.source, assignment))))
+    return list(autograde.solution_sources(source_notebook(assignment)))
+
+
+def wrong_picks(assignment) -> list[dict[str, tuple[str, str]]]:
+    """The combined wrong submissions: the k-th holds the k-th wrong answer of every exercise
+    that has one, as ``{exercise: (label, source)}``."""
+    wrong = BANKS[assignment].WRONG
+    most = max((len(v) for v in wrong.values()), default=0)
+    return [{e: list(v.items())[k] for e, v in wrong.items() if len(v) > k} for k in range(most)]
 
 
 def wrong_cases():
     for assignment, bank in BANKS.items():
         for exercise, answers in bank.WRONG.items():
-            for label in answers:
-                yield pytest.param(assignment, exercise, label, marks=group(assignment),
+            for k, label in enumerate(answers):
+                yield pytest.param(assignment, exercise, label, k, marks=group(assignment),
                                    id=f"{assignment}-{exercise}-{label}")
 
 
 def submissions(assignment):
     bank = BANKS[assignment]
-    solutions = autograde.solution_sources(autograde.read_notebook(autograde.notebook_path(REPO.source, assignment)))
+    solutions = autograde.solution_sources(source_notebook(assignment))
     subs = {
         "solution": autograde.submission(assignment),
         "release": autograde.read_notebook(autograde.notebook_path(REPO.release, assignment)),
@@ -57,9 +76,8 @@ def submissions(assignment):
     for k in range(alternatives):
         picked = {e: list(v.values())[k] for e, v in bank.RIGHT.items() if len(v) > k}
         subs[f"right{k}"] = autograde.submission(assignment, picked)
-    for exercise, answers in bank.WRONG.items():
-        for label, source in answers.items():
-            subs[f"wrong-{exercise}-{label}"] = autograde.submission(assignment, {exercise: source})
+    for k, picks in enumerate(wrong_picks(assignment)):
+        subs[f"wrong{k}"] = autograde.submission(assignment, {e: source for e, (_, source) in picks.items()})
     return subs
 
 
@@ -71,7 +89,7 @@ def graded(tmp_path_factory):
     def scores_for(assignment):
         if assignment not in _graded:
             workdir = tmp_path_factory.mktemp(f"grade-{assignment}")
-            _graded[assignment] = autograde.grade(assignment, submissions(assignment), workdir)
+            _graded[assignment] = autograde.grade_with_course_grader(assignment, submissions(assignment), workdir)
         return _graded[assignment]
     return scores_for
 
@@ -81,12 +99,18 @@ def lost_points(scores, assignment):
     return {cell: maximum[cell] - scores.get(cell, 0.0) for cell in maximum if maximum[cell] - scores.get(cell, 0.0) > 0}
 
 
+def own_cells(assignment, exercise):
+    names = exercises(assignment)
+    maximum = autograde.max_scores(assignment)
+    return {cell: maximum[cell] for cell in maximum if autograde.exercise_of(cell, names) == exercise}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", [pytest.param(a, marks=group(a)) for a in BANKS])
 @pytest.mark.parametrize("student", ["solution", "noisy"])
 def test_correct_answers_get_full_marks(graded, assignment, student):
     scores = graded(assignment)
-    assert student in scores, f"nbgrader did not grade the {student} submission"
+    assert student in scores, f"the grader did not grade the {student} submission"
     assert lost_points(scores[student], assignment) == {}
 
 
@@ -108,15 +132,72 @@ def test_untouched_release_gets_zero(graded, assignment):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment, exercise, label", list(wrong_cases()))
-def test_wrong_answer_loses_only_its_exercise(graded, assignment, exercise, label):
-    scores = graded(assignment)[f"wrong-{exercise}-{label}"]
-    names = exercises(assignment)
-    maximum = autograde.max_scores(assignment)
-    own = {cell: maximum[cell] for cell in maximum if autograde.exercise_of(cell, names) == exercise}
+@pytest.mark.parametrize("assignment, exercise, label, k", list(wrong_cases()))
+def test_wrong_answer_loses_its_exercise(graded, assignment, exercise, label, k):
+    own = own_cells(assignment, exercise)
     assert own, f"{exercise} has no graded test cell"
-    assert lost_points(scores, assignment) == own, (
-        f"{label}: expected to lose exactly {own}, lost {lost_points(scores, assignment)}")
+    lost = lost_points(graded(assignment)[f"wrong{k}"], assignment)
+    assert {cell: lost.get(cell, 0.0) for cell in own} == own, (
+        f"{label}: expected to lose all of {own}, lost {lost}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment, k", [pytest.param(a, k, marks=group(a), id=f"{a}-wrong{k}")
+                                           for a in BANKS for k in range(len(wrong_picks(a)))])
+def test_wrong_answers_lose_exactly_their_exercises(graded, assignment, k):
+    picks = wrong_picks(assignment)[k]
+    expected = {cell: points for exercise in picks for cell, points in own_cells(assignment, exercise).items()}
+    lost = lost_points(graded(assignment)[f"wrong{k}"], assignment)
+    assert lost == expected, f"wrong answers {sorted(picks)}: expected to lose {expected}, lost {lost}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", [pytest.param(a, marks=group(a)) for a in BANKS])
+def test_stock_nbgrader_gives_the_same_scores(graded, assignment, tmp_path):
+    """Instructors who grade with ``nbgrader autograde`` or the formgrader get the same grades."""
+    sample = {s: n for s, n in submissions(assignment).items() if s in ("solution", "release", "wrong0")}
+    stock = autograde.grade(assignment, sample, tmp_path)
+    ours = graded(assignment)
+    assert set(stock) == set(sample), f"stock nbgrader did not grade {set(sample) - set(stock)}"
+    for student in sample:
+        assert stock[student] == ours[student], student
+
+
+def names_loaded(source: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def stood_in(source: str) -> set[str]:
+    """Names a test replaces with a reference while it runs (``StandIns(globals(), name=...)``)."""
+    return {k.arg for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)
+            and getattr(n.func, "id", getattr(n.func, "attr", None)) == "StandIns" for k in n.keywords}
+
+
+@pytest.mark.parametrize("assignment", list(BANKS))
+def test_each_exercise_is_graded_on_its_own(assignment):
+    """What makes one submission with many wrong answers a fair proof: no test cell names another
+    exercise, and every exercise a solution calls is stood in by its tests."""
+    notebook = source_notebook(assignment)
+    solutions = autograde.solution_sources(notebook)
+    names = list(solutions)
+    tests: dict[str, list[str]] = {}
+    for cell in notebook.cells:
+        meta = autograde.nbgrader_meta(cell)
+        if meta.get("grade") and not meta.get("solution"):
+            tests.setdefault(autograde.exercise_of(meta["grade_id"], names), []).append(cell.source)
+    for exercise in names:
+        others = set(names) - {exercise}
+        named = set().union(*(names_loaded(s) for s in tests[exercise])) & others
+        assert not named, f"{exercise}'s tests use {named}: a wrong answer there would cost {exercise} points"
+        called = names_loaded(solutions[exercise]) & others
+        replaced = set().union(*(stood_in(s) for s in tests[exercise]))
+        assert called <= replaced, f"{exercise} calls {called - replaced}, which its tests do not stand in"
+
+
+def test_the_isolation_check_sees_a_dependency():
+    """The static check above would catch a test that calls another exercise."""
+    assert "fit" in names_loaded("expect(fit(model) > 0, 'x')\n")
+    assert stood_in("s = StandIns(globals(), train_epoch=_ref).start()\n") == {"train_epoch"}
 
 
 @pytest.mark.parametrize("assignment", list(BANKS))
