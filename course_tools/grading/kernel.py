@@ -36,7 +36,8 @@ from nbclient.exceptions import DeadKernelError
 from nbclient.util import run_sync
 
 from . import sandbox
-from .sandbox import Limits, SandboxConfig
+from .limits import Limits
+from .sandbox import SandboxConfig
 
 INTERRUPT_GRACE_S = 10     # a cell gets this long to stop after the interrupt, then it is killed
 WATCH_EVERY_S = 0.25

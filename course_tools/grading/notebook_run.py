@@ -18,7 +18,8 @@ import nbformat
 from . import guard
 from .kernel import GradingClient, KernelFailed, Outcome
 from .model import CellScore, NotebookSpec
-from .sandbox import Limits, SandboxConfig
+from .limits import Limits
+from .sandbox import SandboxConfig
 
 # What tests rely on, imported before any student code; then the notebook's folder joins sys.path
 # last, so that a student's helper module imports but never shadows an installed one.
@@ -43,8 +44,8 @@ def note_output(text: str):
 class NotebookGrader:
     """Grades one notebook: ``NotebookGrader(nb, spec, workdir, cwd, limits, config).run()``.
 
-    After ``run`` the notebook holds the outputs of the last replay, and ``notes``, ``flags`` and
-    ``tampered`` say what happened.
+    After ``run`` the notebook holds the outputs of the last replay, ``cells`` the scores, and
+    ``notes``, ``flags`` and ``tampered`` say what happened.
     """
 
     def __init__(self, nb, spec: NotebookSpec, workdir: Path, cwd: Path, limits: Limits,
@@ -87,7 +88,8 @@ class NotebookGrader:
             self._reset_tamper()
         if self.out_of_time_at is not None:
             self._mark_out_of_time()
-        return self._scores()
+        self.cells = self._scores()
+        return self.cells
 
     def _attempt(self) -> bool:
         """One kernel life over the notebook; True when it must be replayed."""

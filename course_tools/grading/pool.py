@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from .model import Result, Task
-from .sandbox import Limits, SandboxConfig
+from .limits import Limits
+from .sandbox import SandboxConfig
 from .submission import grade_task
 
 

@@ -6,6 +6,7 @@ import shutil
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -13,7 +14,8 @@ import nbformat
 from . import guard, sandbox
 from .model import AssignmentSpec, CellScore, Result, Task
 from .notebook_run import NotebookGrader
-from .sandbox import Limits, SandboxConfig
+from .limits import Limits
+from .sandbox import SandboxConfig
 from .sanitize import sanitize
 
 
@@ -21,86 +23,108 @@ def grade_task(task: Task, spec: AssignmentSpec, scratch: Path, limits: Limits,
                config: SandboxConfig) -> Result:
     """Grade one student's submission of one assignment; never raises."""
     started = time.monotonic()
-    notes, flags = list(task.notes), list(task.flags)
-    cells: list[CellScore] = []
-    executed: dict[str, str] = {}
-    tampered, status = False, "graded"
+    outcome = _Outcome(notes=list(task.notes), flags=list(task.flags))
+    if not any(task.files.values()):
+        outcome.status = "missing"
+        outcome.notes.append("no notebook for this assignment was found in the submission")
     try:
-        if not any(task.files.values()):
-            status = "missing"
-            notes.append("no notebook for this assignment was found in the submission")
         for nb_spec in spec.notebooks:
-            path = task.files.get(nb_spec.name) or ""
-            problem = None
-            nb = None
-            if not path:
-                problem = f"{nb_spec.name}.ipynb is missing from the submission"
-            else:
-                raw = Path(path).read_bytes()
-                if not raw.strip():
-                    problem = f"{Path(path).name} is empty"
-                else:
-                    try:
-                        nb = nbformat.reads(raw.decode("utf-8", errors="replace"), as_version=4)
-                        if not isinstance(nb.get("cells"), list):
-                            raise ValueError("no list of cells")
-                    except Exception as error:
-                        problem = f"{Path(path).name} is not a valid notebook ({type(error).__name__}: {str(error)[:200]})"
-            if problem:
-                if status != "missing":
-                    status = "failed"
-                notes.append(problem + "; its tests score zero")
-                cells += [CellScore(g, 0.0, p, "not run", problem) for g, p in nb_spec.grade_cells]
-                continue
-            nb, s_notes, s_flags = sanitize(nb, nb_spec, spec.name, task.student, spec.reference_db)
-            notes += s_notes
-            flags += s_flags
-            student_sources = [c.source for c in nb.cells if c.cell_type == "code"
-                               and (c.metadata.get("nbgrader", {}).get("solution")
-                                    or (not c.metadata.get("nbgrader", {}).get("grade")
-                                        and c.source.strip() not in nb_spec.source_cells))]
-            suspicious = guard.static_flags(student_sources)
-            if suspicious:
-                flags.append("review: " + ", ".join(suspicious))
-            # short: the kernel's Unix sockets live in it (a socket path has at most 107 bytes)
-            # (named after the grader's pid, so that the next run can remove what a killed one left)
-            workdir = Path(tempfile.mkdtemp(prefix=f"tcg-{os.environ.get('TORCHCOURSE_GRADER_PID', os.getpid())}-"))
-            os.chmod(workdir, 0o755)
-            cwd = workdir / "work"
-            cwd.mkdir(parents=True)
-            try:
-                _stage(task, spec, cwd)
-                nbformat.write(nb, cwd / f"{nb_spec.name}.ipynb")
-                sandbox.prepare_workdir(workdir, config)
-                runner = NotebookGrader(nb, nb_spec, workdir, cwd, limits, config)
-                nb_cells = runner.run()
-                nb_notes, nb_flags, nb_tampered = runner.notes, runner.flags, runner.tampered
-            finally:
-                shutil.rmtree(workdir, ignore_errors=True)
-            # cells the notebook lacks even after the restore (should not happen) score zero
-            got = {c.grade_id for c in nb_cells}
-            nb_cells += [CellScore(g, 0.0, p, "not run", "this test cell could not be found")
-                         for g, p in nb_spec.grade_cells if g not in got]
-            order = {g: k for k, (g, _) in enumerate(nb_spec.grade_cells)}
-            nb_cells.sort(key=lambda c: order.get(c.grade_id, 1 << 30))
-            cells += nb_cells
-            notes += nb_notes
-            flags += nb_flags
-            tampered = tampered or nb_tampered
-            executed[nb_spec.name] = nbformat.writes(nb)
+            _grade_notebook(task, spec, nb_spec, limits, config, outcome)
     except Exception as error:  # a bug or an unforeseen failure: this submission only
-        status = "failed"
-        notes.append(f"the grader could not grade this submission: {type(error).__name__}: {error}")
-        flags.append("grader error: " + "".join(traceback.format_exception_only(type(error), error)).strip())
-        got = {c.grade_id for c in cells}
-        cells += [CellScore(g, 0.0, p, "not run", "the grader failed on this submission")
-                  for nbs in spec.notebooks for g, p in nbs.grade_cells if g not in got]
-    score = round(sum(c.points for c in cells), 6)
+        outcome.status = "failed"
+        outcome.notes.append(f"the grader could not grade this submission: {type(error).__name__}: {error}")
+        outcome.flags.append("grader error: " + "".join(traceback.format_exception_only(type(error), error)).strip())
+        got = {c.grade_id for c in outcome.cells}
+        outcome.cells += [CellScore(g, 0.0, p, "not run", "the grader failed on this submission")
+                          for nbs in spec.notebooks for g, p in nbs.grade_cells if g not in got]
     return Result(student=task.student, assignment=task.assignment, content_hash=task.content_hash,
-                  status=status, score=score, max_score=spec.max_score, cells=cells,
-                  flags=list(dict.fromkeys(flags)), notes=list(dict.fromkeys(notes)),
-                  tampered=tampered, notebooks=executed,
-                  seconds=round(time.monotonic() - started, 2))
+                  status=outcome.status, score=round(sum(c.points for c in outcome.cells), 6),
+                  max_score=spec.max_score, cells=outcome.cells, flags=list(dict.fromkeys(outcome.flags)),
+                  notes=list(dict.fromkeys(outcome.notes)), tampered=outcome.tampered,
+                  notebooks=outcome.executed, seconds=round(time.monotonic() - started, 2))
+
+
+@dataclass
+class _Outcome:
+    """What grading a submission's notebooks adds up to."""
+    notes: list[str]
+    flags: list[str]
+    status: str = "graded"
+    cells: list[CellScore] = field(default_factory=list)
+    tampered: bool = False
+    executed: dict[str, str] = field(default_factory=dict)   # stem -> executed notebook JSON
+
+
+def read_submitted(path: str, name: str):
+    """``(notebook, None)``, or ``(None, why it cannot be graded)``."""
+    if not path:
+        return None, f"{name}.ipynb is missing from the submission"
+    raw = Path(path).read_bytes()
+    if not raw.strip():
+        return None, f"{Path(path).name} is empty"
+    try:
+        nb = nbformat.reads(raw.decode("utf-8", errors="replace"), as_version=4)
+        if not isinstance(nb.get("cells"), list):
+            raise ValueError("no list of cells")
+    except Exception as error:
+        return None, f"{Path(path).name} is not a valid notebook ({type(error).__name__}: {str(error)[:200]})"
+    return nb, None
+
+
+def _grade_notebook(task: Task, spec: AssignmentSpec, nb_spec, limits: Limits, config: SandboxConfig,
+                    outcome: _Outcome) -> None:
+    nb, problem = read_submitted(task.files.get(nb_spec.name) or "", nb_spec.name)
+    if problem:
+        if outcome.status != "missing":
+            outcome.status = "failed"
+        outcome.notes.append(problem + "; its tests score zero")
+        outcome.cells += [CellScore(g, 0.0, p, "not run", problem) for g, p in nb_spec.grade_cells]
+        return
+    nb, notes, flags = sanitize(nb, nb_spec, spec.name, task.student, spec.reference_db)
+    outcome.notes += notes
+    outcome.flags += flags
+    suspicious = guard.static_flags(_student_sources(nb, nb_spec))
+    if suspicious:
+        outcome.flags.append("review: " + ", ".join(suspicious))
+    runner = _run_in_sandbox(task, spec, nb_spec, nb, limits, config)
+    cells = runner.cells
+    # cells the notebook lacks even after the restore (should not happen) score zero
+    got = {c.grade_id for c in cells}
+    cells += [CellScore(g, 0.0, p, "not run", "this test cell could not be found")
+              for g, p in nb_spec.grade_cells if g not in got]
+    order = {g: k for k, (g, _) in enumerate(nb_spec.grade_cells)}
+    outcome.cells += sorted(cells, key=lambda c: order.get(c.grade_id, 1 << 30))
+    outcome.notes += runner.notes
+    outcome.flags += runner.flags
+    outcome.tampered = outcome.tampered or runner.tampered
+    outcome.executed[nb_spec.name] = nbformat.writes(nb)
+
+
+def _student_sources(nb, nb_spec) -> list[str]:
+    """The code the student wrote: solution cells, and cells the source does not have."""
+    def is_students(cell):
+        meta = cell.metadata.get("nbgrader", {})
+        return meta.get("solution") or (not meta.get("grade") and cell.source.strip() not in nb_spec.source_cells)
+    return [c.source for c in nb.cells if c.cell_type == "code" and is_students(c)]
+
+
+def _run_in_sandbox(task, spec, nb_spec, nb, limits: Limits, config: SandboxConfig) -> NotebookGrader:
+    """Stage the notebook and its files in a scratch folder of its own and run it there."""
+    # short: the kernel's Unix sockets live in it (a socket path has at most 107 bytes); named after
+    # the grader's pid, so that the next run can remove what a killed one left
+    workdir = Path(tempfile.mkdtemp(prefix=f"tcg-{os.environ.get('TORCHCOURSE_GRADER_PID', os.getpid())}-"))
+    os.chmod(workdir, 0o755)
+    cwd = workdir / "work"
+    cwd.mkdir(parents=True)
+    try:
+        _stage(task, spec, cwd)
+        nbformat.write(nb, cwd / f"{nb_spec.name}.ipynb")
+        sandbox.prepare_workdir(workdir, config)
+        runner = NotebookGrader(nb, nb_spec, workdir, cwd, limits, config)
+        runner.run()
+        return runner
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _stage(task: Task, spec: AssignmentSpec, cwd: Path) -> None:
