@@ -314,3 +314,16 @@ def test_rerun_resume_and_parallel_equals_sequential(tmp_path):
     cells = json.loads(after["cy"]["cells"])
     assert [(c["grade_id"], c["points"], c["status"]) for c in cells] == [
         ("test_double", 0.0, "failed"), ("test_mean_of", 0.0, "failed"), ("test_is_positive", 1.0, "passed")]
+
+
+@pytest.mark.slow
+def test_no_sandbox_grades_alike(tmp_path):
+    """``--no-sandbox`` (trusted notebooks, or a machine without bubblewrap: the round trips fall
+    back to it) runs the same kernels with rlimits only, and gives the same scores."""
+    toy.make_source(tmp_path / "source")
+    subs = tmp_path / "subs"
+    for student, nb in {"ada": toy.submission(), "bob": toy.submission({"double": hostile.WRONG_DOUBLE})}.items():
+        (subs / student).mkdir(parents=True)
+        nbformat.write(nb, subs / student / "toy.ipynb")
+    _grader(subs, tmp_path / "source", tmp_path / "out", "-j", "2", "--no-sandbox")
+    assert {s: r["score"] for s, r in _rows(tmp_path / "out").items()} == {"ada": 4, "bob": 2}
