@@ -13,7 +13,7 @@ the fast on-device pipeline, the models, a timed training loop and a grid of dig
     mnist.show_digits(X[:12], y[:12])
 
 Nothing here downloads: the data comes from ``data/MNIST/raw`` (``torchcourse.data.ensure_mnist``
-verifies it and provisions it if it is missing).
+verifies it; ``./course data`` provisions it).
 """
 from __future__ import annotations
 
