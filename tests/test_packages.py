@@ -40,10 +40,9 @@ def test_torchcourse_never_imports_the_tooling(path):
     assert not tooling, f"{path.name} imports {tooling}: notebooks' helpers must not depend on the tooling"
 
 
-def test_the_import_scan_sees_relative_and_absolute_imports(tmp_path):
+def test_the_import_scan_sees_relative_and_absolute_imports():
     """The scan above would catch both spellings (so its silence means something)."""
-    probe = REPO.root / "course_tools" / "grading" / "pool.py"
-    modules = imported_modules(probe)
+    modules = imported_modules(REPO.root / "course_tools" / "grading" / "pool.py")
     assert "course_tools.grading.submission" in modules and "multiprocessing" in modules
 
 

@@ -6,14 +6,12 @@ import shutil
 from pathlib import Path
 
 from .. import files, nbgrader_course
-from ..layout import REPO, assignments_in
+from ..layout import REPO
 from .model import AssignmentSpec
 from .source_analysis import notebook_spec
 
 GRADER_VERSION = "2"  # bump when a change in the grader should regrade everything
 
-AssignmentError = nbgrader_course.NbgraderFailed
-available = assignments_in
 
 
 def fingerprint(folder: Path, limits, config: Path = REPO.nbgrader_config) -> str:
@@ -37,7 +35,7 @@ def prepare(name: str, source: Path, cache: Path, limits) -> AssignmentSpec:
     with the same source reuses it."""
     folder = Path(source) / name
     if not folder.is_dir():
-        raise AssignmentError(f"no such assignment: {folder}")
+        raise FileNotFoundError(f"no such assignment: {folder}")
     fp = fingerprint(folder, limits)
     reference = Path(cache) / f"{name}-{fp}" / "gradebook.db"
     if not reference.is_file():

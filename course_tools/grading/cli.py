@@ -25,7 +25,7 @@ from pathlib import Path
 import tenacity
 
 from .. import nbgrader_course
-from ..layout import REPO
+from ..layout import REPO, assignments_in
 from . import assignments, collect, report, sandbox
 from .gradebook import Book
 from .limits import Limits
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
     except (OSError, collect.CollectError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    names = args.assignment or assignments.available(source)
+    names = args.assignment or assignments_in(source)
     unknown = [a for a in names if not (source / a).is_dir()]
     if unknown or not names:
         print(f"error: no such assignment in {source}: {', '.join(unknown) or '(none found)'}", file=sys.stderr)
@@ -181,7 +181,7 @@ def _register(name, source, scratch, db_url):
               file=sys.stderr, flush=True)
 
     attempts = iter(range(4))
-    retrying = tenacity.Retrying(retry=tenacity.retry_if_exception_type(assignments.AssignmentError),
+    retrying = tenacity.Retrying(retry=tenacity.retry_if_exception_type(nbgrader_course.NbgraderFailed),
                                  stop=tenacity.stop_after_attempt(4), wait=tenacity.wait_incrementing(1, 1),
                                  before_sleep=say, reraise=True)
     return retrying(lambda: assignments.register(name, source, scratch / f"reg{next(attempts)}", db_url))

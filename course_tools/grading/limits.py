@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from ..nbgrader_course import load_config
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -27,8 +29,6 @@ class Limits:
     @classmethod
     def from_config(cls, path: Path) -> "Limits":
         """The limits ``nbgrader_config.py`` at ``path`` sets; the defaults above for the rest."""
-        from course_tools.nbgrader_course import load_config
-
         config = load_config(path)
         values = {}
         if "timeout" in config.Execute:

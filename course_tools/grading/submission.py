@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import guard, sandbox
+from . import guard
 from .model import AssignmentSpec, CellScore, Result, Task
 from .notebook_run import NotebookGrader
 from .limits import Limits
@@ -119,7 +119,6 @@ def _run_in_sandbox(task, spec, nb_spec, nb, limits: Limits, config: SandboxConf
     try:
         _stage(task, spec, cwd)
         nbformat.write(nb, cwd / f"{nb_spec.name}.ipynb")
-        sandbox.prepare_workdir(workdir, config)
         runner = NotebookGrader(nb, nb_spec, workdir, cwd, limits, config)
         runner.run()
         return runner
