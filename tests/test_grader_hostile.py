@@ -1,8 +1,11 @@
 """The grader against bad submissions: each one is graded, explained, harms nobody, and earns no
 point it did not deserve. One real run of ``./course grade`` (nbgrader, sandboxed
 kernels, two workers) over a batch of the toy assignment; each test then checks one student."""
+import base64
 import csv
+import html
 import json
+import re
 import subprocess
 import sys
 
@@ -57,7 +60,9 @@ def _check(batch, student):
     assert row["notes"] or row["status"] == "graded", "a failed submission must say why"
 
 
-CASES = sorted(hostile.cases({"x": "/nonexistent"})) + ["zipped"]
+HOLE = pytest.mark.xfail(strict=True, reason="known hole: the verdict is still decided in the kernel (issue 10)")
+CASES = [pytest.param(s, marks=HOLE) if s in hostile.KNOWN_HOLES else s
+         for s in sorted(hostile.cases({"x": "/nonexistent"})) + ["zipped"]]
 
 
 @pytest.mark.parametrize("student", CASES)
@@ -108,17 +113,39 @@ def test_feedback_never_shows_hidden_tests(batch):
     graded = (batch["root"] / "out" / "autograded" / "good" / "toy" / "toy.ipynb").read_text()
     assert toy.HIDDEN_MARKERS[0] in graded
     wrong = (batch["root"] / "out" / "feedback" / "wrong" / "toy.html").read_text()
-    assert "multiply by two" in wrong, "the hidden test's message (not its code) belongs in feedback"
+    assert "a hidden test failed: a longer tensor" in wrong, "the exercise and the source's case words"
+    assert "multiply by two" not in wrong, "the kernel's words, after it held hidden tests, are never shown"
 
 
-def test_hidden_tests_printed_by_the_student_are_removed(batch):
-    """A student's code can print the test cells it runs under (In, inspect): feedback redacts them."""
+def test_hidden_tests_printed_by_the_student_are_not_shown(batch):
+    """A student's code can print the test cells it runs under (In, inspect): the page shows only
+    the visible run, which happened before any hidden test reached the kernel."""
     graded = (batch["root"] / "out" / "autograded" / "peek" / "toy" / "toy.ipynb").read_text()
     assert toy.HIDDEN_MARKERS[0] in graded  # the kernel did print it
     page = (batch["root"] / "out" / "feedback" / "peek" / "toy.html").read_text()
     for marker in toy.HIDDEN_MARKERS:
         assert marker not in page
     assert "double works on tensors" in page  # the visible part of the test is shown
+    assert "[hidden test text removed]" not in page, "nothing needed redacting"
+
+
+def _page_and_images(page: str) -> str:
+    """The page's text and the bytes of every image on it (as text)."""
+    images = re.findall(r'src="data:image/png;base64,([^"]*)"', page)
+    return page + "".join(base64.b64decode(html.unescape(i) + "===", validate=False).decode("latin-1")
+                          for i in images)
+
+
+@pytest.mark.parametrize("student", sorted(hostile.LEAKS) + ["leak_thread", "leak_replay"])
+def test_no_leak_of_hidden_tests_in_any_encoding(batch, student):
+    """base64 of In, hex in an exception, a PNG, dis of a hidden helper, the test's source read with
+    linecache and spaced out, a thread printing into a finished cell, a file kept for the replay:
+    the code finds the hidden tests (the instructor's copy shows it), the page shows none of it."""
+    graded = (batch["root"] / "out" / "autograded" / student / "toy" / "toy.ipynb").read_text()
+    if student != "leak_replay":  # that one's kernel dies before its output is flushed
+        assert "LEAKED" in graded, "the attack did not find the hidden tests: the test proves nothing"
+    page = _page_and_images((batch["root"] / "out" / "feedback" / student / "toy.html").read_text())
+    assert "LEAKED" not in page and hostile.SECRET not in page
 
 
 def test_notebook_time_limit(tmp_path):

@@ -45,7 +45,12 @@ ERROR_KEPT_CHARS = 2000    # of an error's message, once the cell's output cap i
 
 
 class KernelFailed(RuntimeError):
-    """The kernel could not be started or stopped answering; the message says why."""
+    """The kernel could not be started or stopped answering; the message says why in the grader's
+    words, ``detail`` holds what the kernel printed (for instructors only)."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
 
 
 @dataclass
@@ -116,7 +121,7 @@ class GradingClient(NotebookClient):
             self.start_new_kernel(stdout=self.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             self.start_new_kernel_client()
         except Exception as error:
-            raise KernelFailed(f"the kernel did not start ({type(error).__name__}): {self._log_tail()}") from None
+            raise KernelFailed(f"the kernel did not start ({type(error).__name__})", self._log_tail()) from None
 
     def stop(self) -> None:
         """Kill the sandbox and release sockets and files; safe to call at any point."""

@@ -71,6 +71,7 @@ class Result:
     tampered: bool
     notebooks: dict[str, str]    # stem -> executed notebook JSON (instructor's copy, has hidden tests)
     seconds: float
+    feedback: dict[str, str] = field(default_factory=dict)  # stem -> the visible run (the page shows only this)
 
     def to_json(self) -> dict:
         return asdict(self)

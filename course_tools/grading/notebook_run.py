@@ -1,5 +1,17 @@
 """Run one sanitized notebook in the sandbox and score its test cells: the run/restart loop.
 
+Two phases in one kernel life, so that feedback cannot leak hidden tests, by construction:
+
+1. the *visible run*: every cell in order, test cells without their hidden blocks (what the
+   student ran). Its outputs are the only ones the feedback page shows, and they were all received
+   before any hidden test existed in the kernel or in its folder;
+2. the *hidden run*: then, at the end, each test cell that has a hidden block is run once more,
+   whole (visible and hidden parts), and that run decides its points, as nbgrader's would (with
+   the stand-ins a hidden block puts in place of other exercises). Its outputs are never shown: a
+   failure is reported with the visible run's message when that failed too, else as the words of
+   the nearest ``# case:`` comment above the failing line, which the grader reads from the source
+   notebook itself (the kernel contributes only a line number).
+
 A kernel that dies (``os._exit``, a crash, a limit) or a cell that ignores the interrupt at its
 time limit costs that cell only: the kernel is started afresh (with a fresh home) and the notebook
 replayed without the cell, up to ``Limits.restarts`` times within the notebook's time limit. Around
@@ -8,10 +20,13 @@ cells it could have affected.
 """
 from __future__ import annotations
 
+import copy
 import json
+import re
 import shutil
 import time
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 
@@ -20,6 +35,7 @@ from .kernel import GradingClient, KernelFailed, Outcome
 from .model import CellScore, NotebookSpec
 from .limits import Limits
 from .sandbox import SandboxConfig
+from .source_analysis import HIDDEN_BEGIN, HIDDEN_END, split_hidden, strip_hidden
 
 # What tests rely on, imported before any student code; then the notebook's folder joins sys.path
 # last, so that a student's helper module imports but never shadows an installed one.
@@ -33,6 +49,58 @@ WHY_SKIPPED = {
 }
 
 
+HIDDEN_FAILED = "a hidden test failed"
+NO_CASE = "on inputs other than the visible tests' (the exact check is not shown)"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+CELL_LINE = re.compile(r"Cell In\[\d*\], line (\d+)")
+
+
+def is_test_cell(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def two_phases(nb):
+    """The notebook the kernel runs: ``nb`` with its test cells' hidden blocks removed, followed by
+    one cell per test cell that has a hidden block, holding that test cell whole.
+    Returns ``(notebook, {appended cell index: test cell index})``."""
+    run = copy.deepcopy(nb)
+    hidden_of = {}
+    for i, cell in enumerate(nb.cells):
+        if not is_test_cell(cell) or not split_hidden(cell.source)[1]:
+            continue
+        run.cells[i].source = strip_hidden(cell.source)
+        whole = nbformat.v4.new_code_cell(cell.source, id=f"hidden-run-{len(hidden_of)}", metadata={
+            "course_grader": {"hidden_run_of": cell.metadata["nbgrader"]["grade_id"]}})
+        run.cells.append(whole)
+        hidden_of[len(run.cells) - 1] = i
+    return run, hidden_of
+
+
+def failing_case(source: str, outputs) -> str:
+    """The grader's words for a failed hidden run: the last ``# case:`` comment of a hidden block
+    at or above the line the error names (the only thing taken from the kernel: a number)."""
+    line = None
+    for out in outputs:
+        if out.get("output_type") == "error":
+            text = ANSI.sub("", "\n".join(out.get("traceback") or []))
+            found = CELL_LINE.search(text)
+            line = int(found.group(1)) if found else None
+            break
+    if line is None:
+        return f"{HIDDEN_FAILED} {NO_CASE}"
+    label, inside = None, False
+    for number, text in enumerate(source.splitlines(), start=1):
+        if number > line:
+            break
+        marker = text.strip()
+        if marker.startswith(HIDDEN_BEGIN) or marker.startswith(HIDDEN_END):
+            inside = marker.startswith(HIDDEN_BEGIN)
+        elif inside and marker.lower().startswith("# case:"):
+            label = marker[len("# case:"):].strip()
+    return f"{HIDDEN_FAILED}: {label}" if label else f"{HIDDEN_FAILED} {NO_CASE}"
+
+
 def error_output(ename: str, evalue: str):
     return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
@@ -42,28 +110,43 @@ def note_output(text: str):
 
 
 class NotebookGrader:
-    """Grades one notebook: ``NotebookGrader(nb, spec, workdir, cwd, limits, config).run()``.
+    """Grades one notebook: ``NotebookGrader(nb, spec, workdir, cwd, limits, config, stage).run()``.
 
-    After ``run`` the notebook holds the outputs of the last replay, ``cells`` the scores, and
-    ``notes``, ``flags`` and ``tampered`` say what happened.
+    ``nb`` is the sanitized submission (its test cells whole); ``stage(cwd, visible_notebook)``
+    puts the files the kernel may see into its folder, afresh for every kernel life. After ``run``,
+    ``feedback`` is the visible run (the only thing feedback may show), ``nb`` the whole run with
+    the hidden runs appended (for instructors), ``cells`` the scores; ``notes``, ``flags`` and
+    ``tampered`` say what happened.
     """
 
     def __init__(self, nb, spec: NotebookSpec, workdir: Path, cwd: Path, limits: Limits,
-                 config: SandboxConfig):
-        self.nb, self.spec, self.workdir, self.cwd = nb, spec, workdir, cwd
+                 config: SandboxConfig, stage: Callable[[Path, object], None]):
+        self.visible_count = len(nb.cells)
+        self.nb, self.hidden_of = two_phases(nb)
+        self.spec, self.workdir, self.cwd, self.stage = spec, workdir, cwd, stage
         self.limits, self.config = limits, config
-        self.code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-        self.grade_ids = {i: meta["grade_id"] for i in self.code_cells
-                          if (meta := nb.cells[i].metadata.get("nbgrader", {})).get("grade")
-                          and not meta.get("solution")}
-        self.test_indices = [i for i in self.code_cells if i in self.grade_ids]
+        self.code_cells = [i for i, c in enumerate(self.nb.cells) if c.cell_type == "code"]
+        self.grade_ids = {i: self.nb.cells[i].metadata["nbgrader"]["grade_id"]
+                          for i in self.code_cells[:len(self.code_cells) - len(self.hidden_of)]
+                          if is_test_cell(self.nb.cells[i])}
+        self.test_indices = list(self.grade_ids)
+        self.hidden_run = {test: h for h, test in self.hidden_of.items()}   # test cell -> its hidden run
         self.notes: list[str] = []
         self.flags: list[str] = []
         self.skip: dict[int, str] = {}       # cell index -> why it is not run on a replay
+        self.stopped: dict[int, str] = {}    # cell index -> why the grader stopped it (time limits)
         self.restarts = 0
         self.deadline = time.monotonic() + limits.notebook_timeout
         self.out_of_time_at: int | None = None
         self._reset_tamper()
+
+    @property
+    def feedback(self):
+        """The visible run: the notebook as the student handed it in, with the outputs of a kernel
+        that had not yet received any hidden test."""
+        visible = copy.deepcopy(self.nb)
+        visible.cells = visible.cells[:self.visible_count]
+        return visible
 
     def _reset_tamper(self) -> None:
         self.tamper_from: int | None = None   # first test cell that scores zero for tampering
@@ -93,8 +176,16 @@ class NotebookGrader:
 
     def _attempt(self) -> bool:
         """One kernel life over the notebook; True when it must be replayed."""
-        home = self.workdir / "home"
-        shutil.rmtree(home, ignore_errors=True)   # a restarted kernel starts from a clean home
+        # a restarted kernel starts from a clean home and folder: nothing an earlier life wrote
+        # (an IPython startup file, hidden tests it saw) reaches the next one's visible run
+        for folder in (self.workdir / "home", self.cwd):
+            shutil.rmtree(folder, ignore_errors=True)
+        self.cwd.mkdir()
+        staged = self.feedback
+        for cell in staged.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        self.stage(self.cwd, staged)
         client = GradingClient(self.nb, self.workdir, self.cwd, self.limits, self.config)
         try:
             client.start()
@@ -105,6 +196,8 @@ class NotebookGrader:
             return self._run_cells(client)
         except KernelFailed as error:
             self.notes.append(str(error))
+            if error.detail:
+                self.flags.append(f"kernel log: {error.detail[-500:]}")
             self.restarts += 1
             if self.restarts <= self.limits.restarts and time.monotonic() < self.deadline:
                 return True
@@ -116,6 +209,7 @@ class NotebookGrader:
             client.stop()
 
     def _run_cells(self, client: GradingClient) -> bool:
+        self.stopped = {}
         previous_test: int | None = None
         total_bytes = 0
         for i in self.code_cells:
@@ -123,10 +217,11 @@ class NotebookGrader:
             cell.outputs, cell.execution_count = [], None
             if i in self.skip:
                 cell.outputs = [note_output(self.skip[i])]
-                if i in self.grade_ids:
+                if i in self.grade_ids or i in self.hidden_of:
                     cell.outputs.append(error_output("GraderError", self.skip[i]))
                 continue
-            if i in self.grade_ids and not self.tampered:
+            graded = i in self.grade_ids or i in self.hidden_of
+            if graded and not self.tampered:
                 self._guard_check(previous_test if previous_test is not None else i)
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
@@ -143,13 +238,13 @@ class NotebookGrader:
             elif outcome.status in ("hung", "dead", "limits"):
                 self._skip_on_replay(i, outcome)
                 return True
-            if i in self.grade_ids:
+            if graded:
                 previous_test = i
                 if not self.tampered and not self.guard.canary_fails():
                     self._tamper(i, ["a check that must fail did not report its failure "
                                      "(exceptions are being suppressed)"])
-        if not self.tampered and self.test_indices and client.alive():
-            self._guard_check(self.test_indices[-1])
+        if not self.tampered and previous_test is not None and client.alive():
+            self._guard_check(previous_test)
         return False
 
     # ------------------------------------------------------------------ what happened
@@ -170,17 +265,23 @@ class NotebookGrader:
             msg = (f"this cell was stopped: the notebook's time limit "
                    f"({self.limits.notebook_timeout:.0f} s) was reached")
         self.nb.cells[i].outputs.append(error_output("CellTimeoutError", msg))
-        self.notes.append(f"cell {i + 1}: {msg}")
+        self.stopped[i] = msg
+        self.notes.append(f"{self._where(i)}: {msg}")
 
     def _skip_on_replay(self, i: int, outcome: Outcome) -> None:
         if outcome.status == "limits":
             msg = f"this cell went past the sandbox's limits ({outcome.what}); the kernel was killed"
-            self.flags.append(f"resource limits: {outcome.what} in cell {i + 1}")
+            self.flags.append(f"resource limits: {outcome.what} in {self._where(i)}")
         else:
             msg = WHY_SKIPPED[outcome.status]
         self.skip[i] = msg
-        self.notes.append(f"cell {i + 1}: {msg}; the notebook was run again without it")
+        self.notes.append(f"{self._where(i)}: {msg}; the notebook was run again without it")
         self.restarts += 1
+
+    def _where(self, i: int) -> str:
+        if i in self.hidden_of:
+            return f"the hidden tests of {self.grade_ids[self.hidden_of[i]]}"
+        return f"cell {i + 1}"
 
     def _mark_out_of_time(self) -> None:
         for i in self.code_cells:
@@ -196,25 +297,39 @@ class NotebookGrader:
 
         cells = [self._score(i, determine_grade) for i in self.test_indices]
         if self.tampered:
-            reasons = "; ".join(dict.fromkeys(self.tamper_reasons))
-            self.flags.append("tampering: " + reasons)
+            # the probe's findings come from the kernel: instructors read them, students get our words
+            self.flags.append("tampering: " + "; ".join(dict.fromkeys(self.tamper_reasons)))
             self.notes.append("some tests were not scored because the grader found code that "
-                              "interferes with testing: " + reasons)
+                              "interferes with testing; your instructor has the details")
         return cells
 
     def _score(self, i: int, determine_grade) -> CellScore:
         cell = self.nb.cells[i]
         gid = self.grade_ids[i]
         maximum = float(cell.metadata["nbgrader"].get("points", 0))
+        hidden = self.hidden_run.get(i)
         # stderr is noise (warnings, progress bars): a failing check raises, which is an error output
         cell.outputs = [o for o in cell.outputs
                         if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-        if i in self.skip:
-            return CellScore(gid, 0.0, maximum, "not run", self.skip[i])
-        if self.tampered and i >= self.tamper_from:
+        if self.tampered and max(i, hidden or 0) >= self.tamper_from:
             return CellScore(gid, 0.0, maximum, "tampered",
                              "not scored: the grader found code that interferes with the tests")
-        score = float(determine_grade(cell)[0] or 0.0)
         error = next((o for o in cell.outputs if o.get("output_type") == "error"), None)
-        message = f"{error.get('ename')}: {error.get('evalue')}" if error else ""
-        return CellScore(gid, score, maximum, "passed" if score >= maximum else "failed", message)
+        # the visible run's words: no hidden test had been sent to the kernel yet
+        visible = self.skip.get(i) or (f"{error.get('ename')}: {error.get('evalue')}" if error else "")
+        if hidden is None:   # the visible run was the whole test
+            if i in self.skip:
+                return CellScore(gid, 0.0, maximum, "not run", self.skip[i])
+            score = float(determine_grade(cell)[0] or 0.0)
+            return CellScore(gid, score, maximum, "passed" if score >= maximum else "failed", visible)
+        # the verdict is the whole cell's, as nbgrader's (stand-ins for other exercises included)
+        if hidden in self.skip:
+            return CellScore(gid, 0.0, maximum, "not run", f"hidden tests not run: {self.skip[hidden]}")
+        if hidden in self.stopped:
+            return CellScore(gid, 0.0, maximum, "failed", visible or f"hidden tests: {self.stopped[hidden]}")
+        run = self.nb.cells[hidden]
+        if any(o.get("output_type") == "error" for o in run.outputs):
+            return CellScore(gid, 0.0, maximum, "failed", visible or failing_case(run.source, run.outputs))
+        if run.execution_count is None:
+            return CellScore(gid, 0.0, maximum, "not run", "hidden tests not run")
+        return CellScore(gid, maximum, maximum, "passed", "")

@@ -33,17 +33,16 @@ def strip_hidden(source: str) -> str:
 
 
 def hidden_only_lines(notebook) -> list[str]:
-    """Lines of hidden tests that are long enough to identify and appear nowhere visible."""
-    hidden, visible = [], set()
+    """Lines of hidden tests that are long enough to identify and appear nowhere visible (not in
+    code, not quoted in the text): what no feedback page may contain."""
+    hidden, visible = [], []
     for cell in notebook.cells:
         shown, secret = split_hidden(cell.source)
-        visible.update(line.strip() for line in shown)
+        visible.extend(shown)
         hidden.extend(line.strip() for line in secret)
-    out = []
-    for line in dict.fromkeys(hidden):
-        if len(line) >= 8 and line not in visible and not line.startswith("#"):
-            out.append(line)
-    return out
+    text = "\n".join(visible)
+    return [line for line in dict.fromkeys(hidden)
+            if len(line) >= 8 and line not in text and not line.startswith("#")]
 
 
 def import_names(source: str) -> dict[str, tuple[str, str | None]]:

@@ -41,7 +41,7 @@ def grade_task(task: Task, spec: AssignmentSpec, scratch: Path, limits: Limits,
                   status=outcome.status, score=round(sum(c.points for c in outcome.cells), 6),
                   max_score=spec.max_score, cells=outcome.cells, flags=list(dict.fromkeys(outcome.flags)),
                   notes=list(dict.fromkeys(outcome.notes)), tampered=outcome.tampered,
-                  notebooks=outcome.executed, seconds=round(time.monotonic() - started, 2))
+                  notebooks=outcome.executed, feedback=outcome.feedback, seconds=round(time.monotonic() - started, 2))
 
 
 @dataclass
@@ -52,7 +52,8 @@ class _Outcome:
     status: str = "graded"
     cells: list[CellScore] = field(default_factory=list)
     tampered: bool = False
-    executed: dict[str, str] = field(default_factory=dict)   # stem -> executed notebook JSON
+    executed: dict[str, str] = field(default_factory=dict)   # stem -> the whole run (instructors')
+    feedback: dict[str, str] = field(default_factory=dict)   # stem -> the visible run (students')
 
 
 def read_submitted(path: str, name: str):
@@ -97,7 +98,8 @@ def _grade_notebook(task: Task, spec: AssignmentSpec, nb_spec, limits: Limits, c
     outcome.notes += runner.notes
     outcome.flags += runner.flags
     outcome.tampered = outcome.tampered or runner.tampered
-    outcome.executed[nb_spec.name] = nbformat.writes(nb)
+    outcome.executed[nb_spec.name] = nbformat.writes(runner.nb)
+    outcome.feedback[nb_spec.name] = nbformat.writes(runner.feedback)
 
 
 def _student_sources(nb, nb_spec) -> list[str]:
@@ -109,17 +111,18 @@ def _student_sources(nb, nb_spec) -> list[str]:
 
 
 def _run_in_sandbox(task, spec, nb_spec, nb, limits: Limits, config: SandboxConfig) -> NotebookGrader:
-    """Stage the notebook and its files in a scratch folder of its own and run it there."""
+    """Run the notebook in a scratch folder of its own, staged afresh for every kernel life."""
     # short: the kernel's Unix sockets live in it (a socket path has at most 107 bytes); named after
     # the grader's pid, so that the next run can remove what a killed one left
     workdir = Path(tempfile.mkdtemp(prefix=f"tcg-{os.environ.get('TORCHCOURSE_GRADER_PID', os.getpid())}-"))
     os.chmod(workdir, 0o755)
-    cwd = workdir / "work"
-    cwd.mkdir(parents=True)
-    try:
+
+    def stage(cwd: Path, visible) -> None:
         _stage(task, spec, cwd)
-        nbformat.write(nb, cwd / f"{nb_spec.name}.ipynb")
-        runner = NotebookGrader(nb, nb_spec, workdir, cwd, limits, config)
+        nbformat.write(visible, cwd / f"{nb_spec.name}.ipynb")
+
+    try:
+        runner = NotebookGrader(nb, nb_spec, workdir, workdir / "work", limits, config, stage)
         runner.run()
         return runner
     finally:

@@ -18,6 +18,124 @@ WRONG_DOUBLE = "def double(x):\n    return x + 1\n"   # passes the visible test,
 
 # student -> (notebook or raw bytes or None, expectation)
 
+# Forgeries: a wrong double (x + 1) that tries to keep its 2 points anyway. The probe's behavioural
+# checks catch some (the comparisons or the error reports stay broken between cells). ``KNOWN_HOLES``
+# still win today: a patch that lives only while a test cell runs, or hooks that pass for library
+# code. They will lose once the verdict is decided outside the student's process (issue 10, item 1;
+# docs/GRADING.md says so); their tests are strict xfails until then.
+_PATCH_CHECK = ("    import threading, torchcourse.checks as c\n"
+                "    saved = c.expect_tensor.__code__\n"
+                "    c.expect_tensor.__code__ = (lambda *a, **k: None).__code__\n"
+                "    threading.Timer(0.05, lambda: setattr(c.expect_tensor, '__code__', saved)).start()\n")
+FORGERIES = {
+    # the check is patched while the test cell runs and put back before the probe looks
+    "forge_timer": ("def double(x):\n" + _PATCH_CHECK + "    return x + 1\n", None),
+    # the same, only when a test cell is the caller (demo cells see an honest function)
+    "forge_caller": ("def double(x):\n    import inspect\n"
+                     "    if 'expect' in ''.join(inspect.stack()[1].code_context or []):\n" +
+                     _PATCH_CHECK.replace("\n    ", "\n        ").replace("    import", "        import", 1) +
+                     "    return x + 1\n", None),
+    # torch's own kernels for comparisons replaced: no Python attribute changes at all
+    "forge_aten": ("def double(x):\n    return x + 1\n",
+                   "import torch\n_lib = torch.library.Library('aten', 'IMPL')\n"
+                   "for _op in ('allclose', 'equal'):\n    _lib.impl(_op, lambda *a, **k: True, 'CPU')\n"),
+    # the kernel's message channel drops error reports and says every cell went well
+    "forge_send": ("def double(x):\n    return x + 1\n",
+                   "_session = get_ipython().kernel.session\n_send = _session.send\n"
+                   "def _quiet(stream, msg_or_type, content=None, *a, **k):\n"
+                   "    kind = msg_or_type if isinstance(msg_or_type, str) else msg_or_type.get('msg_type')\n"
+                   "    if kind == 'error':\n        return None\n"
+                   "    if kind == 'execute_reply' and content is not None and content.get('status') == 'error':\n"
+                   "        content = {'status': 'ok', 'execution_count': content.get('execution_count'),\n"
+                   "                   'user_expressions': {}, 'payload': []}\n"
+                   "    return _send(stream, msg_or_type, content, *a, **k)\n"
+                   "_session.send = _quiet\n"),
+    # IPython's compiler wraps every cell in try/except
+    "forge_compiler": ("def double(x):\n    return x + 1\n",
+                       "import ast\n_ip = get_ipython()\n_parse = _ip.compile.ast_parse\n"
+                       "def _lenient(source, *a, **k):\n    tree = _parse(source, *a, **k)\n"
+                       "    handler = ast.ExceptHandler(type=ast.Name('BaseException', ast.Load()), name=None, body=[ast.Pass()])\n"
+                       "    tree.body = [ast.Try(body=tree.body or [ast.Pass()], handlers=[handler], orelse=[], finalbody=[])]\n"
+                       "    return ast.fix_missing_locations(tree)\n"
+                       "_ip.compile.ast_parse = _lenient\n"),
+    # post-run hooks whose code claims to be torch's (the probe trusts library code)
+    "forge_library_hooks": ("def double(x):\n    return x + 1\n",
+                            "import torch, torchcourse.checks as _c\n_saved = _c.expect_tensor.__code__\n"
+                            "def _pre(*a):\n    _c.expect_tensor.__code__ = (lambda *a, **k: None).__code__\n"
+                            "def _post(*a):\n    _c.expect_tensor.__code__ = _saved\n"
+                            "for _f in (_pre, _post):\n    _f.__code__ = _f.__code__.replace(co_filename=torch.__file__)\n"
+                            "get_ipython().events.register('pre_run_cell', _pre)\n"
+                            "get_ipython().events.register('post_run_cell', _post)\n"),
+}
+KNOWN_HOLES = {"forge_timer", "forge_caller", "forge_library_hooks"}
+
+# Leaks: code that finds hidden tests while they run and re-encodes them past any redaction. Each
+# prints "LEAKED" (spelled in two halves, so that its own source on the page does not match) with
+# them; feedback must show none of it (the instructor's copy shows
+# that the code did find them). SECRET is in every hidden block and in nothing a student receives;
+# the attacks spell it in two halves, or their own source in ``In`` would match.
+SECRET = "HIDDEN_SECRET"
+_HISTORY = "    text = '\\n'.join(get_ipython().user_ns['In'])\n"
+LEAKS = {
+    "leak_base64": {"double": (
+        "def double(x):\n    import base64\n" + _HISTORY +
+        "    if 'HIDDEN_' + 'SECRET' in text:\n        print('LEAK' + 'ED-B64', base64.b64encode(text.encode()).decode())\n"
+        "    return 2 * x\n")},
+    "leak_hex_error": {"mean_of": (
+        "def mean_of(xs):\n" + _HISTORY +
+        "    if 'HIDDEN_' + 'SECRET' in text:\n        raise ValueError('LEAK' + 'ED-HEX ' + text.encode().hex())\n"
+        "    return float(sum(xs) / len(xs))\n")},
+    "leak_png": {"double": (
+        "def double(x):\n    import base64\n    from IPython.display import display\n" + _HISTORY +
+        "    if 'HIDDEN_' + 'SECRET' in text:\n"
+        "        print('LEAK' + 'ED-PNG shown')\n"
+        "        png = base64.b64encode(b'\\x89PNG\\r\\n\\x1a\\nLEAK' + b'ED-PNG' + text.encode()).decode()\n"
+        "        display({'image/png': png}, raw=True)\n"
+        "    return 2 * x\n")},
+    "leak_dis": {"mean_of": (
+        "def mean_of(xs):\n    import dis, io\n"
+        "    helper = get_ipython().user_ns.get('_reference_mean')\n"
+        "    if helper is not None:\n"
+        "        buf = io.StringIO()\n        dis.dis(helper, file=buf)\n        print('LEAK' + 'ED-DIS', buf.getvalue())\n"
+        "    return float(sum(xs) / len(xs))\n")},
+    "leak_linecache": {"double": (
+        "def double(x):\n    import inspect, linecache\n"
+        "    text = ''.join(linecache.getlines(inspect.stack()[1].filename))\n"
+        "    if 'HIDDEN_' + 'SECRET' in text:\n        print('LEAK' + 'ED-LINES', '  '.join(text))\n"
+        "    return 2 * x\n")},
+}
+# a thread started early that waits for hidden tests, then prints them, and sends them with the
+# kernel's own message channel as the output of a long-finished cell and of the running one
+LEAK_THREAD = (
+    "import threading, time\n_ip = get_ipython()\n_parent = _ip.kernel.get_parent()\n_found = []\n"
+    "def _watch():\n"
+    "    for _ in range(1200):\n"
+    "        text = '\\n'.join(_ip.user_ns.get('In', []))\n"
+    "        if 'HIDDEN_' + 'SECRET' in text:\n"
+    "            _found.append(text)\n"
+    "            print('LEAK' + 'ED-THREAD', text)\n"
+    "            _ip.kernel.session.send(_ip.kernel.iopub_socket, 'stream',\n"
+    "                                    {'name': 'stdout', 'text': 'LEAK' + 'ED-SENT ' + text}, parent=_parent)\n"
+    "            return\n"
+    "        time.sleep(0.02)\n"
+    "threading.Thread(target=_watch, daemon=True).start()\n")
+# its double shows, from the main thread, that the thread found them (for the instructor's copy)
+LEAK_THREAD_DOUBLE = ("def double(x):\n    import time\n    time.sleep(0.2)\n"
+                      "    if _found:\n        print('LEAK' + 'ED-FOUND')\n    return 2 * x\n")
+# a hidden test's text saved to the folder and the home, then the kernel killed, for the replay's
+# first cell to print
+LEAK_REPLAY_READ = (
+    "import os\nfor _p in ('leak.txt', os.path.expanduser('~/leak.txt'), '/tmp/leak.txt'):\n"
+    "    if os.path.exists(_p):\n        print('LEAK' + 'ED-FILE', open(_p).read())\n")
+LEAK_REPLAY_WRITE = (
+    "def double(x):\n    import os\n" + _HISTORY +
+    "    if 'HIDDEN_' + 'SECRET' in text:\n"
+    "        for p in ('leak.txt', os.path.expanduser('~/leak.txt'), '/tmp/leak.txt'):\n"
+    "            try:\n                open(p, 'w').write(text)\n"
+    "            except OSError:\n                pass\n"
+    "        print('LEAK' + 'ED-WROTE')\n        os._exit(0)\n"
+    "    return 2 * x\n")
+
 
 def _nb_without(grade_id):
     nb = toy.submission()
@@ -144,6 +262,19 @@ def cases(paths: dict[str, str]) -> dict[str, tuple]:
                                                    "    print(''.join(inspect.stack()[1].code_context or []))\n"
                                                    "    print(get_ipython().user_ns['In'][-1])\n    return 2 * x\n"}),
                  dict(score=4)),
+        # leaks of hidden tests: a correct answer keeps its points, one that fails the hidden tests
+        # to leak them loses its exercise's (and dies, for the replay: its hidden tests count as failed)
+        "leak_base64": (toy.submission(LEAKS["leak_base64"]), dict(score=4)),
+        "leak_hex_error": (toy.submission(LEAKS["leak_hex_error"]), dict(score=3)),
+        "leak_png": (toy.submission(LEAKS["leak_png"]), dict(score=4)),
+        "leak_dis": (toy.submission(LEAKS["leak_dis"]), dict(score=4)),
+        "leak_linecache": (toy.submission(LEAKS["leak_linecache"]), dict(score=4)),
+        "leak_thread": (toy.submission({"double": LEAK_THREAD_DOUBLE}, before_tests=LEAK_THREAD), dict(score=4)),
+        "leak_replay": (toy.submission({"double": LEAK_REPLAY_WRITE}, before_tests=LEAK_REPLAY_READ),
+                        dict(score=2, notes=["kernel died"])),
+        **{name: (toy.submission({"double": answer}, before_tests=setup),
+                  dict(score=2) if name in KNOWN_HOLES else dict(score_at_most=2, tampered=True))
+           for name, (answer, setup) in FORGERIES.items()},
         # faking passing tests: every one must lose the points of the wrong answer and be flagged
         "patch_torch": (toy.submission({"double": WRONG_DOUBLE}, before_tests="torch.allclose = lambda *a, **k: True\n"),
                         dict(score=0, tampered=True)),
