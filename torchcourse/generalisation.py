@@ -129,16 +129,16 @@ def best_epoch(history: list[dict]) -> dict:
 
 
 def summary(runs: Mapping[str, list[dict]]) -> str:
-    """A text table: per run, the last epoch's scores, the gap between train and validation
-    accuracy, and the best validation loss and its epoch."""
-    header = (f"{'run':<30}{'epochs':>7}{'train acc':>10}{'val acc':>9}{'gap':>7}"
-              f"{'val loss':>10}{'best val loss':>15}")
+    """A text table: per run, the last epoch's losses and accuracies, the gap between train and
+    validation accuracy, and the best validation loss and its epoch."""
+    header = (f"{'run':<30}{'epochs':>7}{'train loss':>11}{'val loss':>9}{'train acc':>10}{'val acc':>8}"
+              f"{'gap':>7}{'best val loss':>16}")
     lines = [header, "-" * len(header)]
     for name, history in runs.items():
         last, best = history[-1], best_epoch(history)
-        lines.append(f"{name:<30}{last['epoch']:>7}{last['train_acc']:>10.3f}{last['val_acc']:>9.3f}"
-                     f"{last['train_acc'] - last['val_acc']:>7.3f}{last['val_loss']:>10.3f}"
-                     f"{best['val_loss']:>9.3f} (@{best['epoch']})")
+        lines.append(f"{name:<30}{last['epoch']:>7}{last['train_loss']:>11.4f}{last['val_loss']:>9.3f}"
+                     f"{last['train_acc']:>10.3f}{last['val_acc']:>8.3f}{last['train_acc'] - last['val_acc']:>7.3f}"
+                     f"{best['val_loss']:>10.3f} (@{best['epoch']})")
     return "\n".join(lines)
 
 

@@ -252,6 +252,42 @@ def lr_at(step, base_lr, warmup_steps, total_steps):
         model.load_state_dict(stopper.best_state)
     return history
 ''',
+        "inner_functions_summed_loss": """def fit_early_stopping(model, train, val, epochs=50, lr=0.1, momentum=0.9, weight_decay=0.0, patience=5,
+                       batch_size=64, generator=None):
+    (X, y), (X_val, y_val) = train, val
+    optimizer = torch.optim.SGD(params=model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    stopper = EarlyStopping(patience=patience)
+
+    def one_epoch():
+        model.train()
+        perm = torch.randperm(len(y), generator=generator, device=y.device)
+        summed = 0.0
+        for i in range(0, len(perm), batch_size):
+            b = perm[i:i + batch_size]
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(X[b]), y[b], reduction="sum") / len(b)
+            loss.backward()
+            optimizer.step()
+            summed += float(loss) * len(b)
+        return summed / len(y)
+
+    @torch.no_grad()
+    def measure():
+        model.eval()
+        logits = model(X_val)
+        return F.cross_entropy(logits, y_val).item(), logits.argmax(-1).eq(y_val).double().mean().item()
+
+    history = []
+    for _ in range(epochs):
+        train_loss = one_epoch()
+        val_loss, val_acc = measure()
+        history.append({"train_loss": train_loss, "val_loss": val_loss, "val_acc": val_acc})
+        if stopper.step(val_loss, model):
+            break
+    if stopper.best_state is not None:
+        model.load_state_dict(stopper.best_state)
+    return history
+""",
     },
 }
 
@@ -313,9 +349,6 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}; the contract's mista
 ''',
         "half_the_sum": '''def l2_penalty(model):
     return 0.5 * sum(p.pow(2).sum() for n, p in model.named_parameters() if n.endswith("weight"))
-''',
-        "mean_of_squares": '''def l2_penalty(model):
-    return sum(p.pow(2).mean() for n, p in model.named_parameters() if n.endswith("weight"))
 ''',
     },
     "sgd_momentum_step_": {
@@ -437,18 +470,6 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}; the contract's mista
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
 ''',
-        "scaled_by_p": '''class InvertedDropout(nn.Module):
-    def __init__(self, p=0.5):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x):
-        if not self.training or self.p == 0:
-            return x
-        if self.p == 1:
-            return torch.zeros_like(x)
-        return x * (torch.rand_like(x) >= self.p) / self.p
-''',
         "nan_at_p_one": '''class InvertedDropout(nn.Module):
     def __init__(self, p=0.5):
         super().__init__()
@@ -505,21 +526,6 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}; the contract's mista
         self.calls += 1
         return self.wait > self.patience
 ''',
-        "shallow_copy_of_the_dict": '''class EarlyStopping:
-    def __init__(self, patience=3, min_delta=0.0):
-        self.patience, self.min_delta = patience, min_delta
-        self.best_loss, self.best_epoch, self.best_state = float("inf"), None, None
-        self.calls, self.wait = 0, 0
-
-    def step(self, val_loss, model):
-        if val_loss < self.best_loss - self.min_delta:
-            self.best_loss, self.best_epoch, self.wait = val_loss, self.calls, 0
-            self.best_state = dict(model.state_dict())
-        else:
-            self.wait += 1
-        self.calls += 1
-        return self.wait >= self.patience
-''',
         "stops_one_call_early": '''class EarlyStopping:
     def __init__(self, patience=3, min_delta=0.0):
         self.patience, self.min_delta = patience, min_delta
@@ -547,22 +553,6 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}; the contract's mista
             self.best_state = copy.deepcopy(model.state_dict())
         else:
             self.wait += 1
-        self.calls += 1
-        return self.wait >= self.patience
-''',
-        "best_loss_always_updated": '''class EarlyStopping:
-    def __init__(self, patience=3, min_delta=0.0):
-        self.patience, self.min_delta = patience, min_delta
-        self.best_loss, self.best_epoch, self.best_state = float("inf"), None, None
-        self.calls, self.wait = 0, 0
-
-    def step(self, val_loss, model):
-        if val_loss < self.best_loss - self.min_delta:
-            self.best_epoch, self.wait = self.calls, 0
-            self.best_state = copy.deepcopy(model.state_dict())
-        else:
-            self.wait += 1
-        self.best_loss = min(self.best_loss, val_loss)
         self.calls += 1
         return self.wait >= self.patience
 ''',
@@ -731,34 +721,6 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}; the contract's mista
         history.append({"train_loss": total / len(X), "val_loss": val_loss, "val_acc": val_acc})
         if stopper.step(val_loss, model):
             break
-    if stopper.best_state is not None:
-        model.load_state_dict(stopper.best_state)
-    return history
-""",
-        "last_epoch_not_recorded": """def fit_early_stopping(model, train, val, epochs=50, lr=0.1, momentum=0.9, weight_decay=0.0, patience=5,
-                       batch_size=64, generator=None):
-    X, y = train
-    X_val, y_val = val
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    stopper = EarlyStopping(patience=patience)
-    history = []
-    for epoch in range(epochs):
-        model.train()
-        total = 0.0
-        for rows in torch.randperm(len(X), device=X.device, generator=generator).split(batch_size):
-            loss = F.cross_entropy(model(X[rows]), y[rows])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(rows)
-        model.eval()
-        with torch.no_grad():
-            logits = model(X_val)
-            val_loss = F.cross_entropy(logits, y_val).item()
-            val_acc = (logits.argmax(dim=1) == y_val).float().mean().item()
-        if stopper.step(val_loss, model):
-            break
-        history.append({"train_loss": total / len(X), "val_loss": val_loss, "val_acc": val_acc})
     if stopper.best_state is not None:
         model.load_state_dict(stopper.best_state)
     return history
