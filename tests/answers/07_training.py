@@ -248,7 +248,6 @@ def lr_at(step, base_lr, warmup_steps, total_steps):
         if stop:
             break
     if epochs > 0:
-        if stopper.best_state is not None:
         model.load_state_dict(stopper.best_state)
     return history
 ''',
