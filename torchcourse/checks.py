@@ -249,7 +249,7 @@ def on_other_device(fn, *args, name: str = "the function", hint: str | None = No
     except (RuntimeError, NotImplementedError, TypeError, ValueError) as error:
         if not _mixed_devices(error):
             return None
-        first_line = str(error).strip().splitlines()[0][:200]
+        first_line = str(error).strip().splitlines()[0][:200].rstrip(".!")
         raise CheckFailed(_with_hint(
             f"{name} mixed devices for inputs on another device (PyTorch's meta device stands in for "
             f"a GPU here): {first_line}. Create new tensors on the input's device "
