@@ -1,11 +1,11 @@
 """Assertions for the notebooks' test cells: each failure says what was expected, what came back,
 and (through ``hint``) the likely mistake, so a student knows what to fix, not only that it failed.
 
-    from torchcourse.checks import expect, expect_tensor, expect_float, passed
+    from torchcourse.checks import expect, expect_tensor, expect_float, cell_passed
     expect(isinstance(out, tuple), "describe should return a tuple")
     expect_tensor(flatten_images(x), torch.zeros(2, 12), name="flatten_images(x)",
                   hint="keep the batch dimension: x.reshape(x.shape[0], -1)")
-    passed("flatten_images")    # the cell's last line: one short line when every check passed
+    cell_passed("flatten_images")    # the cell's last line: one short line when every check passed
 
 A failing check shows only its message and hint (``CheckFailed`` renders itself in IPython
 without this module's frames). Device requirements are checked on every machine with
@@ -162,7 +162,7 @@ def _render_check_failed(self) -> list[str]:
 CheckFailed._render_traceback_ = _render_check_failed
 
 
-def passed(name: str) -> None:
+def cell_passed(name: str) -> None:
     """The last line of a test cell: one short line saying that every check above it passed.
 
     Silent while nbgrader or the course grader runs the notebook (they set ``NBGRADER_EXECUTION``),
