@@ -19,13 +19,22 @@ import torch
 ENVIRONMENT_VARIABLE = "TORCHCOURSE_PRETEND_CUDA"
 
 
+class _NotCapturing:
+    """The stream a pretend GPU reports: nothing is ever being captured into a CUDA graph."""
+
+    def is_capturing(self) -> bool:
+        return False
+
+
 @contextlib.contextmanager
 def pretend_cuda(available: bool):
     """Within the block, PyTorch reports a CUDA GPU (``available=True``) or none, whatever the machine.
 
     Patches ``torch.cuda.is_available``/``device_count``/``current_device`` and, where present,
-    ``torch.accelerator.is_available``/``device_count``/``current_accelerator``; restores them
-    on exit. Only for testing code that *chooses* a device: no tensor can be made on a pretend GPU.
+    ``torch.accelerator.is_available``/``device_count``/``current_accelerator``, and
+    ``current_stream`` (an optimizer's step asks it whether a CUDA graph is being captured: never);
+    restores them on exit. Only for testing code that *chooses* a device, and CPU code beside it:
+    no tensor can be made on a pretend GPU.
     """
     patches = [(torch.cuda, "is_available", lambda: available),
                (torch.cuda, "device_count", lambda: 1 if available else 0),
@@ -36,6 +45,7 @@ def pretend_cuda(available: bool):
             ("is_available", lambda *a, **k: available),
             ("device_count", lambda *a, **k: 1 if available else 0),
             ("current_accelerator", lambda *a, **k: torch.device("cuda") if available else None),
+            ("current_stream", lambda *a, **k: _NotCapturing()),
         ] if hasattr(accelerator, name)]
     saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
     try:
