@@ -5,6 +5,7 @@ student code (in JupyterLab, or in a grading sandbox).
     data, paths     where the data is, and MNIST's files verified
     tensors, plots  pictures of tensors, images and curves
     autograd_tools, classification, mnist, generalisation, live, progress   helpers of one lesson each
+    devices         pretend a GPU is there (or not), for tests and grading
 
 Importing it has no side effects; import the submodule you need (``from torchcourse import checks``).
 The tooling that builds and grades the course is ``course_tools``, which imports this, never the reverse.

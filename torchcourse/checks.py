@@ -1,17 +1,26 @@
 """Assertions for the notebooks' test cells: each failure says what was expected, what came back,
 and (through ``hint``) the likely mistake, so a student knows what to fix, not only that it failed.
 
-    from torchcourse.checks import expect, expect_tensor, expect_float
+    from torchcourse.checks import expect, expect_tensor, expect_float, cell_passed
     expect(isinstance(out, tuple), "describe should return a tuple")
     expect_tensor(flatten_images(x), torch.zeros(2, 12), name="flatten_images(x)",
                   hint="keep the batch dimension: x.reshape(x.shape[0], -1)")
+    cell_passed("flatten_images")    # the cell's last line: one short line when every check passed
+
+A failing check shows only its message and hint (``CheckFailed`` renders itself in IPython
+without this module's frames). Device requirements are checked on every machine with
+``on_other_device`` (PyTorch's meta device stands for a GPU); ``BackwardWatch`` tells whether
+autograd computed a result.
 """
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
 
 
 class CheckFailed(AssertionError):
@@ -141,3 +150,107 @@ class StandIns:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+# --- what students read ------------------------------------------------------------------------
+
+def _render_check_failed(self) -> list[str]:
+    # IPython shows this instead of a traceback: the frames of this module say nothing to a student
+    return [f"{type(self).__name__}: {self}"]
+
+
+CheckFailed._render_traceback_ = _render_check_failed
+
+
+def cell_passed(name: str) -> None:
+    """The last line of a test cell: one short line saying that every check above it passed.
+
+    Silent while nbgrader or the course grader runs the notebook (they set ``NBGRADER_EXECUTION``),
+    so grading feedback shows only what failed.
+    """
+    if not os.environ.get("NBGRADER_EXECUTION"):
+        print(f"✓ {name}: every check in this cell passed")
+
+
+# --- checking how a result was computed ---------------------------------------------------------
+
+class BackwardWatch(TorchDispatchMode):
+    """Within the block, notes whether autograd ran a backward pass (``backward``,
+    ``torch.autograd.grad``, ``torch.func``, ...): ``ran`` is then True. A closed form never does.
+
+        with BackwardWatch() as watch:
+            out = sigmoid_grad(x)
+        expect(watch.ran, "compute it with autograd")
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.ran = False
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if torch._C._current_autograd_node() is not None:
+            self.ran = True
+        return func(*args, **(kwargs or {}))
+
+
+# --- devices on a machine without a GPU ---------------------------------------------------------
+
+META = torch.device("meta")   # tensors with a shape, a dtype and no values: a GPU stand-in anywhere
+
+
+class _ValuesNeeded(BaseException):
+    """Raised when code asks a meta tensor for its values (BaseException: ``except Exception`` in
+    the code under test does not swallow it)."""
+
+
+_TO_HOST = {torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.numpy, torch.Tensor.cpu,
+            torch.Tensor.__float__, torch.Tensor.__int__, torch.Tensor.__bool__, torch.Tensor.__index__}
+
+
+def _is_meta(value) -> bool:
+    return isinstance(value, torch.Tensor) and value.device.type == "meta"
+
+
+def _moves_to_cpu(func, args, kwargs) -> bool:
+    if func is not torch.Tensor.to:
+        return False
+    targets = list(args[1:]) + list(kwargs.values())
+    return any(str(t) == "cpu" or (isinstance(t, torch.device) and t.type == "cpu") for t in targets)
+
+
+class _StopAtValues(TorchFunctionMode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if args and _is_meta(args[0]) and (func in _TO_HOST or _moves_to_cpu(func, args, kwargs)):
+            raise _ValuesNeeded()
+        return func(*args, **kwargs)
+
+
+def _mixed_devices(error: BaseException) -> bool:
+    text = str(error)
+    return "meta" in text and ("device" in text or "copy out of meta" in text)
+
+
+def on_other_device(fn, *args, name: str = "the function", hint: str | None = None, **kwargs):
+    """Call ``fn(*args, **kwargs)`` with inputs on PyTorch's meta device, which stands for a GPU on
+    every machine: mixing its tensors with CPU tensors fails the way mixing GPU and CPU tensors does.
+
+    Returns fn's result; or None when fn asked for a value (``.item()``, ``float()``, ``.cpu()``,
+    ``.numpy()``, ...), which meta tensors do not have: everything up to there ran on the device.
+    Raises CheckFailed when fn mixed devices (a tensor made on the CPU for data on the device).
+    Other errors (an operation meta tensors do not support) count as "ran", so that no correct
+    answer fails here; the CPU checks test the values.
+    """
+    try:
+        with _StopAtValues():
+            return fn(*args, **kwargs)
+    except _ValuesNeeded:
+        return None
+    except (RuntimeError, NotImplementedError, TypeError, ValueError) as error:
+        if not _mixed_devices(error):
+            return None
+        first_line = str(error).strip().splitlines()[0][:200].rstrip(".!")
+        raise CheckFailed(_with_hint(
+            f"{name} mixed devices for inputs on another device (PyTorch's meta device stands in for "
+            f"a GPU here): {first_line}. Create new tensors on the input's device "
+            "(device=x.device, torch.zeros_like(x), ...) or move them there.", hint)) from None

@@ -3,7 +3,7 @@ set as tensors with a fixed, stratified train/test split, and the plots the note
 
     from torchcourse.classification import load_breast_cancer_split, plot_probability_curve
     data = load_breast_cancer_split(device=device)
-    data.X_train.shape, data.y_train.shape       # (426, 30), (426, 1)
+    data.X_train.shape, data.y_train.shape       # (427, 30), (427, 1)
 """
 from __future__ import annotations
 

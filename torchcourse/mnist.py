@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .devices import pretend_cuda  # noqa: F401  (05's tests use mnist.pretend_cuda)
 from .paths import data_root
 
 MEAN, STD = 0.1307, 0.3081   # of the 60000 training images' pixels, scaled to [0, 1]
@@ -395,34 +396,6 @@ def show_digits(images: torch.Tensor, labels=None, predictions=None, *, ncols: i
 
 
 # --- devices -----------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def pretend_cuda(available: bool):
-    """Within the block, PyTorch reports a CUDA GPU (``available=True``) or none, whatever the machine.
-
-    Patches ``torch.cuda.is_available``/``device_count``/``current_device`` and, where present,
-    ``torch.accelerator.is_available``/``device_count``/``current_accelerator``; restores them
-    on exit. Only for testing code that *chooses* a device: no tensor can be made on a pretend GPU.
-    """
-    patches = [(torch.cuda, "is_available", lambda: available),
-               (torch.cuda, "device_count", lambda: 1 if available else 0),
-               (torch.cuda, "current_device", lambda: 0)]
-    accelerator = getattr(torch, "accelerator", None)
-    if accelerator is not None:
-        patches += [(accelerator, name, fake) for name, fake in [
-            ("is_available", lambda *a, **k: available),
-            ("device_count", lambda *a, **k: 1 if available else 0),
-            ("current_accelerator", lambda *a, **k: torch.device("cuda") if available else None),
-        ] if hasattr(accelerator, name)]
-    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
-    try:
-        for owner, name, fake in patches:
-            setattr(owner, name, fake)
-        yield
-    finally:
-        for owner, name, original in saved:
-            setattr(owner, name, original)
-
 
 def describe_machine(device) -> str:
     """One line: the device (GPU name or CPU model and cores) and the torch version."""

@@ -39,7 +39,8 @@ from .source_analysis import HIDDEN_BEGIN, HIDDEN_END, split_hidden, strip_hidde
 
 # What tests rely on, imported before any student code; then the notebook's folder joins sys.path
 # last, so that a student's helper module imports but never shadows an installed one.
-PRELOAD = ("import torch, numpy, torchcourse.checks\n"
+PRELOAD = ("import torch, numpy, torchcourse.checks, torchcourse.devices\n"
+           "torchcourse.devices.pretend_cuda_from_environment()\n"
            "import os as __os, sys as __sys\n__sys.path.append(__os.getcwd())\ndel __os, __sys\n")
 
 WHY_SKIPPED = {

@@ -128,7 +128,8 @@ def kernel_env(home: Path) -> dict[str, str]:
         "TORCHCOURSE_DATA": str(data_root()),
         "PYTHONHASHSEED": "0",
     }
-    for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
+    # TORCHCOURSE_PRETEND_CUDA: the tests grade with a GPU reported present and absent (torchcourse.devices)
+    for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "TORCHCOURSE_PRETEND_CUDA"):
         if name in os.environ:
             env[name] = os.environ[name]
     return env

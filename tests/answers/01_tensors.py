@@ -207,5 +207,9 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}; the contract's mista
         "width_from_max_label": '''def one_hot(labels, depth=10):
     return F.one_hot(labels).float()
 ''',
+        "result_on_cpu": '''def one_hot(labels, depth=10):  # right on a CPU, wrong for labels on a GPU
+    out = torch.zeros(labels.shape[0], depth)
+    return out.scatter_(1, labels.view(-1, 1), 1.0)
+''',
     },
 }

@@ -172,6 +172,15 @@ def softmax_jacobian(a):
 
 WRONG = {  # exercise -> {label: a realistic wrong answer}
     "numerical_grad": {
+        "result_on_cpu": '''def numerical_grad(f, x, eps=1e-4):  # right on a CPU, wrong for x on a GPU
+    flat = x.detach().reshape(-1)
+    grad = torch.zeros(x.numel(), dtype=torch.float64)
+    for i in range(x.numel()):
+        step = torch.zeros_like(flat)
+        step[i] = eps
+        grad[i] = (f((flat + step).reshape(x.shape)) - f((flat - step).reshape(x.shape))) / (2 * eps)
+    return grad.reshape(x.shape)
+''',
         "forward_difference": '''def numerical_grad(f, x, eps=1e-4):
     grad = torch.zeros_like(x)
     flat = grad.reshape(-1)
@@ -202,6 +211,12 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}
 ''',
     },
     "mse_and_grad": {
+        "divides_by_len": '''def mse_and_grad(x, y, w):  # right for 1-D inputs only
+    w_leaf = w.detach().requires_grad_(True)
+    loss = ((x * w_leaf - y) ** 2).sum() / len(x)
+    (grad,) = torch.autograd.grad(loss, w_leaf)
+    return loss.item(), grad
+''',
         "loss_tensor": '''def mse_and_grad(x, y, w):
     leaf = w.detach().requires_grad_(True)
     loss = ((x * leaf - y) ** 2).mean()
@@ -219,6 +234,13 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}
 ''',
     },
     "manual_mse_grad": {
+        "divides_by_len": '''def manual_mse_grad(x, y, w):  # right for 1-D inputs only
+    return 2 * (x * (x * w - y)).sum() / len(x)
+''',
+        "with_autograd": '''def manual_mse_grad(x, y, w):  # not by hand: fails inside torch.no_grad()
+    w_leaf = torch.as_tensor(w, dtype=x.dtype).detach().requires_grad_(True)
+    return torch.autograd.grad(((x * w_leaf - y) ** 2).mean(), w_leaf)[0]
+''',
         "missing_factor_2": '''def manual_mse_grad(x, y, w):
     return (x * (x * w - y)).mean()
 ''',
@@ -317,6 +339,10 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}
 ''',
     },
     "sigmoid_grad": {
+        "closed_form": '''def sigmoid_grad(x):  # right values, but not computed with autograd
+    s = torch.sigmoid(x.detach())
+    return s * (1 - s)
+''',
         "returns_sigmoid": '''def sigmoid_grad(x):
     leaf = x.detach().requires_grad_(True)
     s = torch.sigmoid(leaf)
@@ -333,6 +359,10 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}
 ''',
     },
     "softmax_jacobian": {
+        "closed_form": '''def softmax_jacobian(a):  # right values, but not computed with autograd
+    s = torch.softmax(a.detach(), dim=0)
+    return torch.diag(s) - torch.outer(s, s)
+''',
         "rows_accumulate": '''def softmax_jacobian(a):
     leaf = a.detach().requires_grad_(True)
     p = torch.softmax(leaf, dim=0)

@@ -160,6 +160,20 @@ def make_data(n, w=3.0, b=0.8, noise=0.0, generator=None):
 ''',
     },
     "fit_by_hand": {
+        "params_on_cpu": '''
+def fit_by_hand(x, y, lr=0.1, steps=1000):  # right on a CPU, fails for data on a GPU
+    w = torch.zeros(1, requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    for _ in range(steps):
+        loss = ((x * w + b - y) ** 2).mean()
+        loss.backward()
+        with torch.no_grad():
+            w -= lr * w.grad
+            b -= lr * b.grad
+        w.grad.zero_()
+        b.grad.zero_()
+    return w.item(), b.item()
+''',
         "no_zeroing": '''
 def fit_by_hand(x, y, lr=0.1, steps=1000):
     w = torch.zeros(1, device=x.device, requires_grad=True)
@@ -446,6 +460,12 @@ def minibatches(x, y, batch_size, generator=None):
 ''',
     },
     "predict": {
+        "input_not_moved": '''
+def predict(model, x):  # right on a CPU, fails for a model on a GPU and x on the CPU
+    model.eval()
+    with torch.no_grad():
+        return model(x).cpu().numpy()
+''',
         "forgot_eval": '''
 def predict(model, x):
     device = next(model.parameters()).device

@@ -2,14 +2,9 @@
 
 RIGHT = {  # exercise -> {label: another correct way to write it}
     "sigmoid": {
-        "exp_minus_abs": '''def sigmoid(z):
-    e = torch.exp(-z.abs())
-    return torch.where(z >= 0, 1 / (1 + e), e / (1 + e))
-''',
-        "clamped_branches": '''def sigmoid(z):
-    positive = 1 / (1 + torch.exp(-z.clamp(min=0)))
-    negative = torch.exp(z.clamp(max=0)) / (1 + torch.exp(z.clamp(max=0)))
-    return torch.where(z >= 0, positive, negative)
+        "exp_of_minus_abs_via_where": '''def sigmoid(z):
+    e = torch.exp(torch.where(z < 0, z, -z))
+    return torch.where(z < 0, e / (1 + e), 1 / (1 + e))
 ''',
         "exp_minus_softplus": '''def sigmoid(z):
     return torch.exp(-F.softplus(-z))
@@ -145,6 +140,15 @@ RIGHT = {  # exercise -> {label: another correct way to write it}
 
 WRONG = {  # exercise -> {label: a realistic wrong answer}; the contract's mistakes first
     "sigmoid": {
+        "clamped_branches_zero_gradient_at_0": '''def sigmoid(z):  # clamp, like |z|, has derivative 0 at z = 0
+    positive = 1 / (1 + torch.exp(-z.clamp(min=0)))
+    negative = torch.exp(z.clamp(max=0)) / (1 + torch.exp(z.clamp(max=0)))
+    return torch.where(z >= 0, positive, negative)
+''',
+        "exp_minus_abs_zero_gradient_at_0": '''def sigmoid(z):  # the lecture's warning: sigma'(0) comes out as 0
+    e = torch.exp(-z.abs())
+    return torch.where(z >= 0, 1 / (1 + e), e / (1 + e))
+''',
         "naive_one_over_one_plus_exp": '''def sigmoid(z):
     return 1 / (1 + torch.exp(-z))
 ''',

@@ -324,6 +324,17 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}
 ''',
     },
     "fit": {
+        "new_adam_every_epoch": '''def fit(model, train, test, epochs=5, lr=1e-3, batch_size=256, generator=None):
+    history = []
+    for _ in range(epochs):
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)   # forgets Adam's state every epoch
+        started = time.perf_counter()
+        train_loss = train_epoch(model, *train, optimizer, batch_size, generator)
+        test_loss, test_acc = evaluate(model, *test)
+        history.append({"train_loss": train_loss, "test_loss": test_loss, "test_acc": test_acc,
+                        "seconds": time.perf_counter() - started})
+    return history
+''',
         "history_of_tensors": '''def fit(model, train, test, epochs=5, lr=1e-3, batch_size=256, generator=None):
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = []

@@ -1,0 +1,92 @@
+"""What students read: a failing check shows one clean message (its words and its hint, none of
+torchcourse/checks.py's frames), a passing test cell says so in one line, and grading feedback gets
+no such line. Also the helpers that make device checks and "with autograd" checkable on any machine."""
+import nbformat
+import pytest
+import torch
+from nbclient import NotebookClient
+
+from torchcourse import checks
+from torchcourse.devices import pretend_cuda, pretend_cuda_from_environment
+
+FAILING = '''from torchcourse.checks import expect_tensor
+import torch
+expect_tensor(torch.zeros(2, dtype=torch.int64), name="one_hot(labels)", dtype=torch.float32,
+              hint="F.one_hot returns int64: add .float()")'''
+PASSING = '''from torchcourse.checks import expect, cell_passed
+expect(1 + 1 == 2, "arithmetic")
+cell_passed("one_hot")'''
+GRADING = '''import os
+os.environ["NBGRADER_EXECUTION"] = "autograde"
+cell_passed("one_hot")'''
+
+
+@pytest.fixture(scope="module")
+def outputs():
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in (FAILING, PASSING, GRADING)])
+    NotebookClient(notebook, timeout=120, allow_errors=True, kernel_name="python3").execute()
+    return [cell.outputs for cell in notebook.cells]
+
+
+def test_a_failing_check_shows_its_message_and_hint_only(outputs):
+    errors = [o for o in outputs[0] if o.output_type == "error"]
+    assert len(errors) == 1 and errors[0].ename == "CheckFailed"
+    shown = "\n".join(errors[0].traceback)
+    assert shown == ("CheckFailed: one_hot(labels) has dtype torch.int64, expected torch.float32.\n"
+                     "Hint: F.one_hot returns int64: add .float()")
+    assert "checks.py" not in shown and "Traceback" not in shown
+
+
+def test_a_passing_cell_says_so_in_one_line(outputs):
+    assert [o.get("text") for o in outputs[1]] == ["✓ one_hot: every check in this cell passed\n"]
+
+
+def test_grading_feedback_gets_no_passed_line(outputs):
+    assert outputs[2] == []
+
+
+def test_on_other_device_finds_tensors_made_on_the_cpu():
+    on_meta = torch.tensor([1, 2]).to(checks.META)
+    right = checks.on_other_device(lambda t: torch.zeros(len(t), 3, device=t.device).scatter_(1, t[:, None], 1.0), on_meta)
+    assert right.device.type == "meta"
+    with pytest.raises(checks.CheckFailed, match="mixed devices"):
+        checks.on_other_device(lambda t: torch.ones(2, 1) + t[:, None], on_meta.float(), name="f")
+    assert checks.on_other_device(lambda t: t.sum().item(), on_meta) is None   # values asked for: ran on meta
+    assert checks.on_other_device(lambda t: float(t.sum()), on_meta) is None
+
+
+def test_backward_watch_tells_autograd_from_a_closed_form():
+    x = torch.linspace(-2, 2, 5)
+    with checks.BackwardWatch() as watch:
+        s = torch.sigmoid(x)
+        s * (1 - s)
+    assert not watch.ran
+    with checks.BackwardWatch() as watch:
+        leaf = x.detach().requires_grad_(True)
+        torch.autograd.grad(torch.sigmoid(leaf).sum(), leaf)
+    assert watch.ran
+
+
+def test_a_pretend_gpu_reports_cuda_and_still_trains_on_the_cpu():
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.Adam(model.parameters())
+    with pretend_cuda(True):
+        assert torch.cuda.is_available()
+        model(torch.ones(3, 2)).sum().backward()
+        optimizer.step()   # asks torch.accelerator for the current stream
+    with pretend_cuda(False):
+        assert not torch.cuda.is_available()
+
+
+def test_pretend_cuda_from_environment(monkeypatch):
+    original = torch.cuda.is_available
+    monkeypatch.delenv("TORCHCOURSE_PRETEND_CUDA", raising=False)
+    assert pretend_cuda_from_environment() is None and torch.cuda.is_available is original
+    monkeypatch.setenv("TORCHCOURSE_PRETEND_CUDA", "1")
+    from torchcourse import devices
+    try:
+        assert pretend_cuda_from_environment() is True and torch.cuda.is_available()
+    finally:
+        while devices._ENTERED:
+            devices._ENTERED.pop().__exit__(None, None, None)
+    assert torch.cuda.is_available is original

@@ -1,0 +1,49 @@
+"""Every exercise is graded the same on any machine: the answer banks' correct answers, and the wrong
+answers that concern devices, get equal scores from ``./course grade`` with a CUDA GPU reported present
+and absent (``TORCHCOURSE_PRETEND_CUDA``, which the grader hands to its kernels: torchcourse.devices).
+
+Device requirements are checked on PyTorch's meta device, which exists on every machine, so no test
+cell may depend on ``torch.cuda.is_available()``; this proves it where it matters. One submission per
+assignment carries the wrong answers that concern devices and another correct answer for every other
+exercise; demo cells are left out (they do not score, and they train for minutes).
+"""
+import pytest
+
+from course_tools import autograde
+from test_autograde_roundtrip import BANKS, lost_points, own_cells
+
+DEVICE_WRONG = {   # assignment -> {exercise: label of a wrong answer in tests/answers/<id>.py}
+    "01_tensors": {"one_hot": "result_on_cpu"},
+    "02_autograd": {"numerical_grad": "result_on_cpu"},
+    "03_regression": {"fit_by_hand": "params_on_cpu", "predict": "input_not_moved"},
+    "04_logistic_bce": {"sigmoid": "exp_minus_abs_zero_gradient_at_0"},
+    "05_mnist_gpu": {"get_device": "hard_coded_cuda0"},
+}
+
+
+def mixed_submission(assignment):
+    bank = BANKS[assignment]
+    answers = {e: next(iter(v.values())) for e, v in bank.RIGHT.items()}
+    answers.update({e: bank.WRONG[e][label] for e, label in DEVICE_WRONG[assignment].items()})
+    notebook = autograde.submission(assignment, answers)
+    notebook.cells = [c for c in notebook.cells if c.cell_type != "code" or c.get("id") == "imports"
+                      or autograde.nbgrader_meta(c).get("grade_id")]
+    return notebook
+
+
+@pytest.mark.slow
+def test_scores_do_not_depend_on_a_gpu_being_reported(tmp_path, monkeypatch):
+    submissions = {a: mixed_submission(a) for a in DEVICE_WRONG}
+    scores = {}
+    for reported in ("0", "1"):
+        monkeypatch.setenv("TORCHCOURSE_PRETEND_CUDA", reported)
+        for assignment, notebook in submissions.items():
+            graded = autograde.grade_with_course_grader(
+                assignment, {"mixed": notebook}, tmp_path / f"{assignment}-{reported}")
+            scores[assignment, reported] = graded["mixed"]
+    for assignment in DEVICE_WRONG:
+        absent, present = scores[assignment, "0"], scores[assignment, "1"]
+        assert absent == present, f"{assignment}: GPU reported absent {absent}, present {present}"
+        expected = {cell: points for exercise in DEVICE_WRONG[assignment]
+                    for cell, points in own_cells(assignment, exercise).items()}
+        assert lost_points(absent, assignment) == expected, assignment
