@@ -91,16 +91,25 @@ def grade_with_course_grader(assignment: str, submissions: dict, workdir: Path, 
                              timeout: float = 3600) -> dict[str, dict[str, float]]:
     """Grade with ``python -m course_tools grade`` into ``workdir/out``; sandboxed when bubblewrap
     works here, else with ``--no-sandbox`` (the course's own answer banks are trusted code)."""
+    return grade_assignments_with_course_grader({assignment: submissions}, workdir, jobs, timeout)[assignment]
+
+
+def grade_assignments_with_course_grader(submissions: dict[str, dict], workdir: Path, jobs: int = 2,
+                                         timeout: float = 3600) -> dict[str, dict[str, dict[str, float]]]:
+    """Several assignments in one run (assignment -> student -> notebook): assignment -> student ->
+    {test grade_id: score}."""
     from .grading.sandbox import bwrap_problem
 
     workdir = Path(workdir)
-    write_submissions(assignment, submissions, workdir / "submissions")
-    command = [sys.executable, "-m", "course_tools", "grade", str(workdir / "submissions"), "-a", assignment,
+    for assignment, notebooks in submissions.items():
+        write_submissions(assignment, notebooks, workdir / "submissions", nested=len(submissions) > 1)
+    only = ["-a", next(iter(submissions))] if len(submissions) == 1 else []
+    command = [sys.executable, "-m", "course_tools", "grade", str(workdir / "submissions"), *only,
                "-o", str(workdir / "out"), "-j", str(jobs), "--quiet", *(["--no-sandbox"] if bwrap_problem() else [])]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO.root)
     if result.returncode != 0:
         raise RuntimeError(f"./course grade failed:\n{result.stdout}{result.stderr}")
-    return read_scores(workdir / "out" / "gradebook.db", assignment)
+    return {a: read_scores(workdir / "out" / "gradebook.db", a) for a in submissions}
 
 
 def grade(assignment: str, submissions: dict[str, nbformat.NotebookNode | Path | bytes],
