@@ -114,8 +114,9 @@ def test_a_class_releases_submits_grades_and_gets_feedback(hub, tmp_path):
     url, state = hub
     shots = browser.Shots(tmp_path / "shots", "classroom")
     start = time.monotonic()
-    print(course("hub", "release", ASSIGNMENT, "--state", str(state)))
-
+    # the instructor releases while the students sign up (nbgrader takes seconds to start)
+    release = subprocess.Popen([sys.executable, "-m", "course_tools", "hub", "release", ASSIGNMENT, "--state", str(state)],
+                               cwd=REPO.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     with browser.chromium() as chromium:
         for user, password in STUDENTS.items():
             signup = browser.new_page(chromium)
@@ -132,6 +133,8 @@ def test_a_class_releases_submits_grades_and_gets_feedback(hub, tmp_path):
             instructor.wait_for_selector(f"#{user} >> text=Unauthorize")
         shots(instructor, "instructor-authorizes")
 
+        output, _ = release.communicate(timeout=300)
+        assert release.returncode == 0, output
         pages = student_labs(chromium, url)
         shots(pages["ada"], "released")
         right = autograde.submission(ASSIGNMENT)

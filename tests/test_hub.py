@@ -106,3 +106,34 @@ def test_the_command_line_starts_by_default():
 def test_releasing_an_unknown_assignment_names_the_real_ones(tmp_path, capsys):
     assert hub.main(["release", "99_nothing", "--state", str(tmp_path / "state")]) == 1
     assert "01_tensors" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("users", ["shared", "system"])
+def test_the_jupyterhub_config_loads_for_both_kinds_of_users(tmp_path, monkeypatch, users):
+    """The template as JupyterHub reads it: proxy, authenticator, spawner, and the hook that makes homes."""
+    pytest.importorskip("jupyterhub")
+    pytest.importorskip("nativeauthenticator")
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.setattr(hub, "PROXY", tmp_path)
+    env = hub.prepare(hub.Folders(tmp_path / "state"), start_args(tmp_path))  # shared: no root checks
+    settings_file = tmp_path / "state" / "hub-settings.json"
+    settings = hub.json.loads(settings_file.read_text())
+    settings_file.write_text(hub.json.dumps({**settings, "users": users}))
+    monkeypatch.setenv("COURSE_HUB_SETTINGS", env["COURSE_HUB_SETTINGS"])
+    c = PyFileConfigLoader(hub.CONFIG_TEMPLATE.name, path=str(hub.CONFIG_TEMPLATE.parent)).load_config()
+    assert c.ConfigurableHTTPProxy.command == [str(tmp_path)]
+    assert c.JupyterHub.authenticator_class.__name__ == "CourseAuthenticator"
+    assert c.Authenticator.admin_users == {"teacher"} and c.NativeAuthenticator.open_signup is False
+    assert c.Spawner.environment["JUPYTER_CONFIG_PATH"] == str(tmp_path / "state" / "student-config")
+    hook = c.Spawner.pre_spawn_hook
+    if users == "shared":
+        assert c.JupyterHub.spawner_class.endswith("SimpleLocalProcessSpawner")
+        home = tmp_path / "state" / "homes" / "ada"
+        hook(SimpleNamespace(home_dir=str(home), user=SimpleNamespace(name="ada")))
+        assert sorted(p.name for p in (home / "lectures").glob("*.ipynb")) == sorted(
+            p.name for p in hub.REPO.notebooks.glob("*.ipynb"))
+    else:
+        assert c.JupyterHub.spawner_class.endswith(".LocalProcessSpawner")
+        with pytest.raises(ValueError, match="cannot be a Unix account name"):
+            hook.__globals__["ensure_system_user"]("Ada Lovelace")
