@@ -13,6 +13,7 @@ COMMANDS = {  # command -> (module, what it does)
     "visdom-assets": ("course_tools.visdom_assets", "install visdom's web-page libraries from npm"),
     "workspace": ("course_tools.workspace", "give students a working copy of each new release in work/"),
     "grade": ("course_tools.grading.cli", "grade a folder of submissions (docs/GRADING.md)"),
+    "hub": ("course_tools.hub", "run a class on one server: JupyterHub and nbgrader's exchange (docs/CLASSROOM.md)"),
 }
 
 

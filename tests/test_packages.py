@@ -78,11 +78,14 @@ def test_the_kernel_command_binds_no_tooling(tmp_path):
 def test_a_students_install_needs_no_grading_or_test_tools():
     project = tomllib.loads((REPO.root / "pyproject.toml").read_text())["project"]
     base = " ".join(project["dependencies"])
-    for tool in ("nbgrader", "psycopg", "pytest", "nbmake", "nbclient", "psutil"):
+    for tool in ("nbgrader", "psycopg", "pytest", "nbmake", "nbclient", "psutil", "jupyterhub", "playwright"):
         assert tool not in base, f"{tool} is installed for every student"
     extras = project["optional-dependencies"]
     assert any("nbgrader" in d for d in extras["grade"]) and any("pytest" in d for d in extras["test"])
     assert "torchcourse[grade]" in extras["test"]
+    # the class server (./course hub) grades too; the test suite drives it in a browser
+    assert any(d.startswith("jupyterhub") for d in extras["hub"]) and "torchcourse[grade]" in extras["hub"]
+    assert "torchcourse[hub]" in extras["test"] and any(d.startswith("playwright") for d in extras["test"])
 
 
 def test_limits_come_from_the_nbgrader_config(tmp_path):

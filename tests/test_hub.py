@@ -1,0 +1,139 @@
+"""``./course hub``'s files, without a browser: what each user's JupyterLab reads, the checks before
+a real class, and how the course grader's feedback is handed to nbgrader's release_feedback."""
+import os
+import stat
+from types import SimpleNamespace
+
+import pytest
+
+from course_tools import hub
+from course_tools.nbgrader_course import load_config
+
+
+def start_args(tmp_path, users="shared"):
+    return SimpleNamespace(state=tmp_path / "state", ip="127.0.0.1", port=8000, hub_port=8081, proxy_api_port=8001,
+                           users=users, instructor="teacher")
+
+
+def test_each_lab_gets_the_exchange_and_no_instructor_tools(tmp_path, monkeypatch):
+    folders = hub.Folders(tmp_path / "state")
+    hub.make_exchange(folders)
+    hub.write_student_config(folders, "shared")
+    monkeypatch.setenv("JUPYTERHUB_USER", "ada")
+    config = load_config(folders.student_config / "nbgrader_config.py")
+    assert config.Exchange.root == str(folders.exchange)
+    assert config.CourseDirectory.course_id == hub.course_id()
+    assert config.CourseDirectory.student_id == "ada"  # shared: named after the hub account
+    assert stat.S_IMODE(folders.exchange.stat().st_mode) == 0o1777
+    server = (folders.student_config / "jupyter_server_config.json").read_text()
+    assert '"nbgrader.server_extensions.formgrader": false' in server
+    lab = (folders.student_config / "labconfig" / "page_config.json").read_text()
+    assert '"@jupyter/nbgrader:formgrader": true' in lab and "assignment-list" not in lab
+
+
+def test_system_users_are_named_by_their_account(tmp_path):
+    folders = hub.Folders(tmp_path / "state")
+    hub.write_student_config(folders, "system")
+    assert "student_id" not in (folders.student_config / "nbgrader_config.py").read_text()
+
+
+def test_the_settings_name_the_proxy_and_keep_secrets_private(tmp_path, monkeypatch):
+    monkeypatch.setattr(hub, "PROXY", tmp_path)  # any existing path
+    env = hub.prepare(hub.Folders(tmp_path / "state"), start_args(tmp_path))
+    settings = hub.json.loads((tmp_path / "state" / "hub-settings.json").read_text())
+    assert env["COURSE_HUB_SETTINGS"] == str(tmp_path / "state" / "hub-settings.json")
+    assert settings["instructor"] == "teacher" and settings["users"] == "shared"
+    for secret in ("instructor-password", "jupyterhub.sqlite"):
+        assert stat.S_IMODE((tmp_path / "state" / secret).stat().st_mode) == 0o600, secret
+    password = (tmp_path / "state" / "instructor-password").read_text()
+    hub.prepare(hub.Folders(tmp_path / "state"), start_args(tmp_path))
+    assert (tmp_path / "state" / "instructor-password").read_text() == password, "a restart changed the password"
+
+
+def test_a_missing_proxy_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(hub, "PROXY", tmp_path / "nothing")
+    with pytest.raises(hub.HubError, match="configurable-http-proxy"):
+        hub.prepare(hub.Folders(tmp_path / "state"), start_args(tmp_path))
+
+
+def test_readable_by_others_needs_every_folder_above(tmp_path):
+    assert hub.readable_by_others(hub.Path("/usr/bin/env"))
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+    (inner / "f").write_text("x")
+    (inner / "f").chmod(0o644)
+    (tmp_path / "a").chmod(0o700)
+    assert not hub.readable_by_others(inner / "f")
+    (tmp_path / "a").chmod(0o755)
+
+
+def test_system_users_need_root_or_say_why(tmp_path):
+    if os.geteuid() != 0:
+        with pytest.raises(hub.HubError, match="run the hub as root"):
+            hub.check_system_users()
+    elif not hub.readable_by_others(hub.Path(os.path.realpath(hub.sys.executable))):
+        with pytest.raises(hub.HubError, match="not readable by other users"):
+            hub.check_system_users()
+
+
+def test_feedback_is_staged_beside_each_submissions_secret(tmp_path):
+    folders = hub.Folders(tmp_path / "state")
+    grading = tmp_path / "grading"
+    for student in ("ada", "grace", "linus"):
+        submission = folders.course / "submitted" / student / "01_tensors"
+        submission.mkdir(parents=True)
+        (submission / "01_tensors.ipynb").write_text("{}")
+        (submission / "timestamp.txt").write_text(f"2026-01-01 {student}")
+        (submission / "submission_secret.txt").write_text(f"secret-{student}")
+    for student in ("ada", "grace"):  # linus was not graded
+        (grading / "feedback" / student).mkdir(parents=True)
+        (grading / "feedback" / student / "01_tensors.html").write_text(f"<p>{student}</p>")
+    staged, missing = hub.stage_feedback(folders, "01_tensors", grading)
+    assert (staged, missing) == (["ada", "grace"], ["linus"])
+    for student in staged:
+        target = folders.course / "feedback" / student / "01_tensors"
+        assert (target / "01_tensors.html").read_text() == f"<p>{student}</p>"
+        assert (target / "submission_secret.txt").read_text() == f"secret-{student}"
+        assert (target / "timestamp.txt").read_text() == f"2026-01-01 {student}"
+
+
+def test_the_command_line_starts_by_default():
+    assert hub.parser().parse_args(["start"]).command == "start"
+    args = hub.parser().parse_args(["release", "01_tensors", "--state", "/x"])
+    assert args.assignments == ["01_tensors"] and str(args.state) == "/x"
+
+
+def test_releasing_an_unknown_assignment_names_the_real_ones(tmp_path, capsys):
+    assert hub.main(["release", "99_nothing", "--state", str(tmp_path / "state")]) == 1
+    assert "01_tensors" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("users", ["shared", "system"])
+def test_the_jupyterhub_config_loads_for_both_kinds_of_users(tmp_path, monkeypatch, users):
+    """The template as JupyterHub reads it: proxy, authenticator, spawner, and the hook that makes homes."""
+    pytest.importorskip("jupyterhub")
+    pytest.importorskip("nativeauthenticator")
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.setattr(hub, "PROXY", tmp_path)
+    env = hub.prepare(hub.Folders(tmp_path / "state"), start_args(tmp_path))  # shared: no root checks
+    settings_file = tmp_path / "state" / "hub-settings.json"
+    settings = hub.json.loads(settings_file.read_text())
+    settings_file.write_text(hub.json.dumps({**settings, "users": users}))
+    monkeypatch.setenv("COURSE_HUB_SETTINGS", env["COURSE_HUB_SETTINGS"])
+    c = PyFileConfigLoader(hub.CONFIG_TEMPLATE.name, path=str(hub.CONFIG_TEMPLATE.parent)).load_config()
+    assert c.ConfigurableHTTPProxy.command == [str(tmp_path)]
+    assert c.JupyterHub.authenticator_class.__name__ == "CourseAuthenticator"
+    assert c.Authenticator.admin_users == {"teacher"} and c.NativeAuthenticator.open_signup is False
+    assert c.Spawner.environment["JUPYTER_CONFIG_PATH"] == str(tmp_path / "state" / "student-config")
+    hook = c.Spawner.pre_spawn_hook
+    if users == "shared":
+        assert c.JupyterHub.spawner_class.endswith("SimpleLocalProcessSpawner")
+        home = tmp_path / "state" / "homes" / "ada"
+        hook(SimpleNamespace(home_dir=str(home), user=SimpleNamespace(name="ada")))
+        assert sorted(p.name for p in (home / "lectures").glob("*.ipynb")) == sorted(
+            p.name for p in hub.REPO.notebooks.glob("*.ipynb"))
+    else:
+        assert c.JupyterHub.spawner_class.endswith(".LocalProcessSpawner")
+        with pytest.raises(ValueError, match="cannot be a Unix account name"):
+            hook.__globals__["ensure_system_user"]("Ada Lovelace")
