@@ -11,7 +11,8 @@ COMMANDS = {  # command -> (module, what it does)
     "release": ("course_tools.release", "regenerate release/ from source/ with nbgrader"),
     "data": ("course_tools.mnist_data", "provision and verify MNIST in data/"),
     "visdom-assets": ("course_tools.visdom_assets", "install visdom's web-page libraries from npm"),
-    "workspace": ("course_tools.workspace", "give students a working copy of each new release in work/"),
+    "workspace": ("course_tools.workspace", "give students a working copy of each new assignment and lecture in work/"),
+    "lab": ("course_tools.lab", "the working copies, then JupyterLab on work/ (extra arguments go to jupyter lab)"),
     "grade": ("course_tools.grading.cli", "grade a folder of submissions (docs/GRADING.md)"),
 }
 
