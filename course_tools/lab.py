@@ -73,7 +73,7 @@ def instructor_tools() -> bool:
 
 def command(extra: list[str], layout: CourseLayout = REPO) -> list[str]:
     """``jupyter lab`` on the course folder, opening on work/."""
-    argv = [str(Path(sys.executable).parent / "jupyter"), "lab", f"--ServerApp.root_dir={layout.root}",
+    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={layout.root}",
             "--ServerApp.default_url=/lab/tree/work"]
     if not os.environ.get("DISPLAY"):
         argv.append("--no-browser")  # headless: open the printed URL in a browser elsewhere
