@@ -25,15 +25,15 @@ from pathlib import Path
 from . import workspace
 from .layout import REPO, CourseLayout
 
-COURSE_ID = "pytorch-fundamentals"  # nbgrader_config.py's CourseDirectory.course_id
-
-
 def lab_folder(layout: CourseLayout = REPO) -> Path:
     return layout.root / ".lab"
 
 
 def nbgrader_settings(layout: CourseLayout = REPO) -> None:
     """Write ``.lab/``: the exchange and the two config files JupyterLab's nbgrader reads."""
+    from .nbgrader_course import load_config
+
+    course_id = load_config(layout.nbgrader_config).CourseDirectory.course_id
     folder = lab_folder(layout)
     exchange = folder / "exchange"
     exchange.mkdir(parents=True, exist_ok=True)
@@ -41,7 +41,7 @@ def nbgrader_settings(layout: CourseLayout = REPO) -> None:
     (folder / "nbgrader_config.py").write_text(
         "# Written by ./course lab (course_tools/lab.py): nbgrader's exchange on this machine.\n"
         "c = get_config()  # noqa: F821\n"
-        f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
+        f"c.CourseDirectory.course_id = {course_id!r}\n"
         f"c.Exchange.root = {str(exchange)!r}\n"
         f"c.Exchange.assignment_dir = {str(layout.work)!r}\n"
         "c.Exchange.path_includes_course = True  # fetched: work/<course id>/<assignment>\n")
@@ -51,8 +51,8 @@ def nbgrader_settings(layout: CourseLayout = REPO) -> None:
         "try:\n"
         "    from course_tools.nbgrader_course import speed_up_nbgrader\n"
         "    speed_up_nbgrader()\n"
-        "except ImportError:  # no nbgrader here: nothing to fix\n"
-        "    pass\n")
+        "except Exception as error:  # the server still starts; nbgrader then needs alembic on PATH\n"
+        "    print(f'course_tools: nbgrader keeps asking the alembic command ({error})')\n")
 
 
 def environment(layout: CourseLayout = REPO) -> dict[str, str]:
@@ -74,7 +74,7 @@ def instructor_tools() -> bool:
 def command(extra: list[str], layout: CourseLayout = REPO) -> list[str]:
     """``jupyter lab`` on the course folder, opening on work/."""
     argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={layout.root}",
-            "--ServerApp.default_url=/lab/tree/work"]
+            "--LabApp.default_url=/lab/tree/work"]
     if not os.environ.get("DISPLAY"):
         argv.append("--no-browser")  # headless: open the printed URL in a browser elsewhere
     if hasattr(os, "geteuid") and os.geteuid() == 0:

@@ -45,7 +45,9 @@ def test_without_alembic_on_path_nbgrader_leaves_a_gradebook_without_its_table_a
     assert nbgrader_course.repair_gradebook(broken) is True
     assert version_table(broken) == [(nbgrader_course.alembic_head(),)]
     assert nbgrader_course.repair_gradebook(broken) is False
-    assert create_gradebook(broken, fixed=False).returncode == 0  # existing tables: nbgrader needs no alembic
+    from nbgrader.api import Gradebook
+
+    Gradebook(f"sqlite:///{broken}").close()  # tables and version there: nbgrader asks alembic nothing
 
 
 def test_repair_leaves_missing_and_empty_files_alone(tmp_path):

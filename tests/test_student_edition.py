@@ -1,6 +1,7 @@
 """The students' edition (``./course student-edition OUT``): what a student needs, nothing that
 reveals an answer, and it sets up and opens in JupyterLab."""
 import hashlib
+import http.client
 import os
 import re
 import shutil
@@ -178,6 +179,10 @@ def test_it_sets_up_and_opens_in_jupyterlab(out, tmp_path):
         assert listed == ["work/01_tensors/01_tensors.ipynb"]
         lectures = {c["name"] for c in server.get("/api/contents/work/notebooks")["content"]}
         assert f"{REPO.assignments()[0]}.ipynb" in lectures
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        connection.request("GET", f"/?token={server.token}")
+        assert connection.getresponse().getheader("Location").startswith("/lab/tree/work")  # it opens on work/
+        connection.close()
     finally:
         stop(server.process, 20)
     assert not (out / ".lab").exists(), "a students' edition has no nbgrader to configure"
