@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.parse
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -72,6 +73,9 @@ def from_torchvision(raw: Path, names: Iterable[str]) -> None:
     """torchvision's mirrors (needs internet); downloaded into a scratch folder, then verified."""
     from torchvision.datasets import MNIST
 
+    hosts = unreachable(MNIST.mirrors)
+    if len(hosts) == len(MNIST.mirrors):  # offline: torchvision would spend a minute or more finding out
+        raise SourceFailed(f"no connection to its mirrors ({'; '.join(hosts)})")
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
@@ -84,6 +88,19 @@ def from_torchvision(raw: Path, names: Iterable[str]) -> None:
             _install_from(Path(scratch) / "MNIST" / "raw", raw, names)
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def unreachable(urls: Iterable[str], timeout: float = 5) -> list[str]:
+    """``host: why`` for each URL whose host takes no TCP connection within ``timeout`` seconds."""
+    failed = []
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname, port), timeout=timeout).close()
+        except OSError as error:
+            failed.append(f"{parts.hostname}: {_first_line(error)}")
+    return failed
 
 
 def from_npm(raw: Path, names: Iterable[str]) -> None:
