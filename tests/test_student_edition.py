@@ -101,7 +101,7 @@ def test_an_edition_that_would_show_an_answer_is_refused(tmp_path, monkeypatch):
     assert not (tmp_path / "leaky").exists() and list(tmp_path.iterdir()) == []
 
 
-def test_it_never_replaces_a_folder_it_did_not_write(tmp_path, out):
+def test_it_never_replaces_a_folder_it_did_not_write(tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "thesis.tex").write_text("years of work")
