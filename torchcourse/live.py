@@ -11,7 +11,7 @@
     live.images(X[:32], title="inputs")              # [N, 1, 28, 28] or [N, 784], any device
     history = live.finish()                          # {"train_loss": [(step, value), ...], ...}
 
-With a visdom server running (start one in a terminal with ``python -m visdom.server`` and open
+With a visdom server running (start one in a terminal with ``./course visdom`` and open
 http://localhost:8097), each family of metrics gets one window that grows while the model trains:
 ``train_loss`` and ``test_loss`` are two lines in the window "loss", ``test_acc`` is a line in the
 window "acc". Without a server LiveView says so once, and ``finish()`` draws the same windows with
@@ -71,8 +71,8 @@ class LiveView:
         self._windows = set()  # the visdom windows this view has drawn in
         self.viz = None        # visdom's client while the server answers; None means matplotlib
         if not server_answers(self.url, timeout):
-            print(f"LiveView: no visdom server at {self.url}; to watch training live start one "
-                  "with `python -m visdom.server`. For now finish() draws the curves with matplotlib.")
+            print(f"LiveView: no visdom server at {self.url}; to watch training live, run `./course visdom` "
+                  "in a terminal in the course folder. For now finish() draws the curves with matplotlib.")
             return
         try:
             self.viz = visdom_client(server, port, env)
