@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 
 class CheckFailed(AssertionError):
@@ -141,3 +142,56 @@ class StandIns:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class TorchCalls(TorchFunctionMode):
+    """Inside ``with TorchCalls() as calls:``, records the name of every torch function, tensor
+    method and operator that runs, however the code reached it (``F.softmax``, ``torch.softmax``,
+    ``z.softmax``, ``nn.Softmax``, an alias): what "write it without the built-in" tests check.
+
+        with TorchCalls() as calls:
+            out = softmax(z)
+        expect(not calls.matching("softmax"), "softmax calls a built-in softmax")
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.names: set[str] = set()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.names.add(getattr(func, "__name__", str(func)))
+        return func(*args, **(kwargs or {}))
+
+    def matching(self, *fragments: str) -> list[str]:
+        """The recorded names that contain any of ``fragments``, sorted."""
+        return sorted(n for n in self.names if any(f in n for f in fragments))
+
+
+def run_on_meta(fn, *args, name: str = "the result", hint: str | None = None, **kwargs):
+    """``fn(*args, **kwargs)`` with every tensor argument moved to PyTorch's "meta" device (shapes
+    and dtypes without data), which stands in for a GPU on any machine: a result on the CPU, or an
+    error about devices, means ``fn`` made a tensor on the CPU instead of on its input's device.
+
+    Returns the result, or ``None`` when ``fn`` needs the data itself (``.item()``, ``.tolist()``,
+    an operation with a data-dependent shape), which meta tensors cannot give; then nothing is checked.
+    """
+    def to_meta(value):
+        return value.to("meta") if isinstance(value, torch.Tensor) else value
+
+    try:
+        out = fn(*map(to_meta, args), **{k: to_meta(v) for k, v in kwargs.items()})
+    except (RuntimeError, NotImplementedError) as error:
+        if "device" not in str(error) or "cpu" not in str(error):
+            return None
+        raise CheckFailed(_with_hint(
+            f"{name}: for inputs on another device (a GPU), a CPU tensor was mixed in ({error}). "
+            "Create new tensors on the input's device (device=x.device, torch.zeros_like(x), ...).",
+            hint)) from None
+    outputs = out if isinstance(out, (tuple, list)) else (out,)
+    for value in outputs:
+        if isinstance(value, torch.Tensor) and value.device.type != "meta":
+            raise CheckFailed(_with_hint(
+                f"{name}: for inputs on another device (a GPU), the result is on {value.device}. "
+                "Create new tensors on the input's device (device=x.device, torch.zeros_like(x), ...).",
+                hint))
+    return out
