@@ -4,7 +4,7 @@ student code (in JupyterLab, or in a grading sandbox).
     checks          assertions with messages that name the likely mistake (test cells)
     data, paths     where the data is, and MNIST's files verified
     tensors, plots  pictures of tensors, images and curves
-    autograd_tools, classification, mnist, generalisation, live, progress   helpers of one lesson each
+    autograd_tools, classification, multiclass, mnist, generalisation, live, progress   helpers of one lesson each
     devices         pretend a GPU is there (or not), for tests and grading
 
 Importing it has no side effects; import the submodule you need (``from torchcourse import checks``).

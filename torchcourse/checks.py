@@ -254,3 +254,46 @@ def on_other_device(fn, *args, name: str = "the function", hint: str | None = No
             f"{name} mixed devices for inputs on another device (PyTorch's meta device stands in for "
             f"a GPU here): {first_line}. Create new tensors on the input's device "
             "(device=x.device, torch.zeros_like(x), ...) or move them there.", hint)) from None
+
+
+# --- checking what ran -------------------------------------------------------------------------
+
+class TorchCalls(TorchFunctionMode):
+    """Inside ``with TorchCalls() as calls:``, records the name of every torch function, tensor
+    method and operator that runs, however the code reached it (``F.softmax``, ``torch.softmax``,
+    ``z.softmax``, ``nn.Softmax``, an alias): what "write it without the built-in" tests check.
+
+        with TorchCalls() as calls:
+            out = softmax(z)
+        expect(not calls.matching("softmax"), "softmax calls a built-in softmax")
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.names: set[str] = set()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.names.add(getattr(func, "__name__", str(func)))
+        return func(*args, **(kwargs or {}))
+
+    def matching(self, *fragments: str) -> list[str]:
+        """The recorded names that contain any of ``fragments``, sorted."""
+        return sorted(n for n in self.names if any(f in n for f in fragments))
+
+
+def run_on_meta(fn, *args, name: str = "the result", hint: str | None = None, **kwargs):
+    """``on_other_device`` with every tensor argument moved to the meta device for you, and a result
+    that must stay there: a result on the CPU means ``fn`` made it on the CPU instead of on its
+    input's device. Returns the result, or ``None`` when ``fn`` needed the values themselves."""
+    def to_meta(value):
+        return value.to(META) if isinstance(value, torch.Tensor) else value
+
+    out = on_other_device(fn, *map(to_meta, args), name=name, hint=hint,
+                          **{k: to_meta(v) for k, v in kwargs.items()})
+    for value in out if isinstance(out, (tuple, list)) else (out,):
+        if isinstance(value, torch.Tensor) and value.device.type != "meta":
+            raise CheckFailed(_with_hint(
+                f"{name}: for inputs on another device (a GPU), the result is on {value.device}. "
+                "Create new tensors on the input's device (device=x.device, torch.zeros_like(x), ...).",
+                hint))
+    return out
