@@ -79,8 +79,9 @@ def two_phases(nb):
 
 
 def failing_case(source: str, outputs) -> str:
-    """The grader's words for a failed hidden run: the last ``# case:`` comment of a hidden block
-    at or above the line the error names (the only thing taken from the kernel: a number)."""
+    """The grader's words for a failed hidden run: the last ``# case:`` comment above the line the
+    error names, in the hidden block that holds that line (the only thing taken from the kernel is
+    the line's number)."""
     line = None
     for out in outputs:
         if out.get("output_type") == "error":
@@ -97,6 +98,7 @@ def failing_case(source: str, outputs) -> str:
         marker = text.strip()
         if marker.startswith(HIDDEN_BEGIN) or marker.startswith(HIDDEN_END):
             inside = marker.startswith(HIDDEN_BEGIN)
+            label = None   # a label speaks for its own block only
         elif inside and marker.lower().startswith("# case:"):
             label = marker[len("# case:"):].strip()
     return f"{HIDDEN_FAILED}: {label}" if label else f"{HIDDEN_FAILED} {NO_CASE}"
