@@ -33,7 +33,7 @@ def test_a_failing_check_shows_its_message_and_hint_only(outputs):
     assert len(errors) == 1 and errors[0].ename == "CheckFailed"
     shown = "\n".join(errors[0].traceback)
     assert shown == ("CheckFailed: one_hot(labels) has dtype torch.int64, expected torch.float32.\n"
-                     "Hint: F.one_hot returns int64: add .float()")
+                     "Hint: F.one_hot returns int64: add .float()\n(line 3 of this cell)")
     assert "checks.py" not in shown and "Traceback" not in shown
 
 

@@ -25,6 +25,11 @@ def test_a_failed_hidden_test_is_named_by_its_block_case(line, words):
     assert "secret" not in said and "leaked" not in said
 
 
+def test_a_failed_check_names_its_line_without_a_traceback():
+    shown = [{"output_type": "error", "traceback": ["CheckFailed: wrong values", "(line 9 of this cell)"]}]
+    assert failing_case(SOURCE, shown) == f"{HIDDEN_FAILED}: small inputs"
+
+
 def test_without_a_line_number_nothing_is_guessed():
     assert failing_case(SOURCE, [{"output_type": "error", "traceback": ["forged"]}]) == f"{HIDDEN_FAILED} {NO_CASE}"
 

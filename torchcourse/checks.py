@@ -154,9 +154,22 @@ class StandIns:
 
 # --- what students read ------------------------------------------------------------------------
 
+def _cell_line(error: BaseException) -> int | None:
+    """The line of the notebook cell that raised ``error`` (the cell's own frame, not a function's)."""
+    tb = error.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "<module>" and ("ipykernel_" in code.co_filename or code.co_filename.startswith("<ipython-input")):
+            return tb.tb_lineno
+        tb = tb.tb_next
+    return None
+
+
 def _render_check_failed(self) -> list[str]:
-    # IPython shows this instead of a traceback: the frames of this module say nothing to a student
-    return [f"{type(self).__name__}: {self}"]
+    # IPython shows this instead of a traceback: the frames of this module say nothing to a student;
+    # the cell's line says which check it was (the grader reads it too, to name a hidden case)
+    line = _cell_line(self)
+    return [f"{type(self).__name__}: {self}"] + ([f"(line {line} of this cell)"] if line else [])
 
 
 CheckFailed._render_traceback_ = _render_check_failed

@@ -53,7 +53,8 @@ WHY_SKIPPED = {
 HIDDEN_FAILED = "a hidden test failed"
 NO_CASE = "on inputs other than the visible tests' (the exact check is not shown)"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-CELL_LINE = re.compile(r"Cell In\[\d*\], line (\d+)")
+# IPython's traceback, or a failed check of torchcourse.checks, which shows only the cell's line
+CELL_LINE = re.compile(r"Cell In\[\d*\], line (\d+)|\(line (\d+) of this cell\)")
 
 
 def is_test_cell(cell) -> bool:
@@ -87,7 +88,7 @@ def failing_case(source: str, outputs) -> str:
         if out.get("output_type") == "error":
             text = ANSI.sub("", "\n".join(out.get("traceback") or []))
             found = CELL_LINE.search(text)
-            line = int(found.group(1)) if found else None
+            line = int(found.group(1) or found.group(2)) if found else None
             break
     if line is None:
         return f"{HIDDEN_FAILED} {NO_CASE}"
