@@ -148,8 +148,8 @@ class NotebookGrader:
     def feedback(self):
         """The visible run: the notebook as the student handed it in, with the outputs of a kernel
         that had not yet received any hidden test."""
-        visible = copy.deepcopy(self.nb)
-        visible.cells = visible.cells[:self.visible_count]
+        visible = copy.copy(self.nb)   # the hidden runs appended after them are never copied
+        visible.cells = copy.deepcopy(self.nb.cells[:self.visible_count])
         return visible
 
     def _reset_tamper(self) -> None:
