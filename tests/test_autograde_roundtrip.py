@@ -159,8 +159,12 @@ def test_stock_nbgrader_gives_the_same_scores(graded, assignment, tmp_path):
     stock = autograde.grade(assignment, sample, tmp_path)
     ours = graded(assignment)
     assert set(stock) == set(sample), f"stock nbgrader did not grade {set(sample) - set(stock)}"
-    for student in sample:
+    for student in ("solution", "release"):
         assert stock[student] == ours[student], student
+    # stock nbgrader trusts the kernel's verdict; the course grader also requires the hidden tests'
+    # records to match the solutions' outside it, so it can only be stricter, never more lenient
+    for cell, points in ours["wrong0"].items():
+        assert points <= stock["wrong0"][cell], cell
 
 
 def names_loaded(source: str) -> set[str]:
@@ -170,7 +174,7 @@ def names_loaded(source: str) -> set[str]:
 def stood_in(source: str) -> set[str]:
     """Names a test replaces with a reference while it runs (``StandIns(globals(), name=...)``)."""
     return {k.arg for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)
-            and getattr(n.func, "id", getattr(n.func, "attr", None)) == "StandIns" for k in n.keywords}
+            and getattr(n.func, "id", getattr(n.func, "attr", None)) == "StandIns" for k in n.keywords if k.arg}
 
 
 @pytest.mark.parametrize("assignment", list(BANKS))
@@ -187,10 +191,11 @@ def test_each_exercise_is_graded_on_its_own(assignment):
             tests.setdefault(autograde.exercise_of(meta["grade_id"], names), []).append(cell.source)
     for exercise in names:
         others = set(names) - {exercise}
-        named = set().union(*(names_loaded(s) for s in tests[exercise])) & others
+        replaced = set().union(*(stood_in(s) for s in tests[exercise]))
+        # a callee the tests stand in may be named (to check it visibly); the graded run uses the stand-in
+        named = set().union(*(names_loaded(s) for s in tests[exercise])) & others - replaced
         assert not named, f"{exercise}'s tests use {named}: a wrong answer there would cost {exercise} points"
         called = names_loaded(solutions[exercise]) & others
-        replaced = set().union(*(stood_in(s) for s in tests[exercise]))
         assert called <= replaced, f"{exercise} calls {called - replaced}, which its tests do not stand in"
 
 
@@ -209,3 +214,34 @@ def test_every_exercise_has_two_wrong_answers_and_an_alternative(assignment):
     for exercise in exercises(assignment):
         assert bank.RIGHT.get(exercise), f"{exercise}: needs at least one other correct answer"
     assert set(bank.RIGHT) <= set(exercises(assignment)), "RIGHT names an unknown exercise"
+
+
+def graded_test_cells(assignment):
+    """(grade_id, exercise, source) of every test cell, in notebook order."""
+    notebook = source_notebook(assignment)
+    names = list(autograde.solution_sources(notebook))
+    return [(meta["grade_id"], autograde.exercise_of(meta["grade_id"], names), cell.source)
+            for cell in notebook.cells
+            if (meta := autograde.nbgrader_meta(cell)).get("grade") and not meta.get("solution")]
+
+
+@pytest.mark.parametrize("assignment", list(BANKS))
+def test_stand_ins_come_after_their_exercise(assignment):
+    """A stand-in is another exercise's solution: it may enter the kernel only once that exercise
+    has been judged (the hidden run executes test cells in order)."""
+    judged = set()
+    for grade_id, exercise, source in graded_test_cells(assignment):
+        early = stood_in(source) - judged
+        assert not early, f"{grade_id} stands in {early} before {early}'s own test cell"
+        judged.add(exercise)
+
+
+@pytest.mark.parametrize("assignment", list(BANKS))
+def test_every_test_cell_records_in_a_hidden_block(assignment):
+    """Points are granted outside the kernel, by records: a cell without them could not be judged
+    (./course grade checks the same when it makes the reference, and refuses to start)."""
+    from course_tools.grading.source_analysis import split_hidden
+
+    for grade_id, _, source in graded_test_cells(assignment):
+        hidden = "\n".join(split_hidden(source)[1])
+        assert "record(" in hidden, f"{grade_id}: its hidden block records nothing"

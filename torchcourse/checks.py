@@ -152,6 +152,20 @@ class StandIns:
         self.stop()
 
 
+def expect_callee_works(name: str, check, *, caller: str) -> None:
+    """Run ``check()``, a quick test of ``name`` (another exercise that ``caller`` calls), before
+    testing ``caller``: when ``name`` is wrong, the message blames it, not ``caller``.
+
+        expect_callee_works("sgd_step_", _check_sgd_step, caller="fit_line_sgd")
+    """
+    try:
+        check()
+    except Exception as error:
+        raise CheckFailed(f"This test runs {caller}, which calls your {name}, and {name} fails a check "
+                          f"of its own:\n  {type(error).__name__}: {error}\nFix {name} first (its test "
+                          "cell is above), then run this cell again.") from None
+
+
 # --- what students read ------------------------------------------------------------------------
 
 def _cell_line(error: BaseException) -> int | None:

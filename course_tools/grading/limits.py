@@ -24,6 +24,7 @@ class Limits:
     tmp_size: int = 256 << 20          # /tmp and /dev/shm (tmpfs) size each
     output_per_cell: int = 1 << 20     # bytes of output kept per cell, errors included
     output_per_notebook: int = 8 << 20
+    records_per_cell: int = 16 << 20   # bytes of values one hidden run may record (torchcourse.record)
     restarts: int = 3                  # kernel restarts (after a death or a hung cell) per notebook
 
     @classmethod

@@ -27,6 +27,8 @@ class NotebookSpec:
     test_sources: dict[str, str]               # grade_id -> test source without hidden tests
     source_ids: list[str] = field(default_factory=list)       # grade_ids of all nbgrader cells, in order
     test_cells: dict[str, str] = field(default_factory=dict)  # grade_id -> source test cell (JSON)
+    # grade_id -> what its hidden tests recorded running the solutions (None: not known yet)
+    reference_records: dict[str, list[dict]] | None = None
 
     @property
     def max_score(self) -> float:
@@ -72,6 +74,7 @@ class Result:
     notebooks: dict[str, str]    # stem -> executed notebook JSON (instructor's copy, has hidden tests)
     seconds: float
     feedback: dict[str, str] = field(default_factory=dict)  # stem -> the visible run (the page shows only this)
+    records: dict[str, dict] = field(default_factory=dict)   # stem -> grade_id -> records (reference runs only)
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -30,7 +30,7 @@ from typing import Callable
 
 import nbformat
 
-from . import guard
+from . import guard, records
 from .kernel import GradingClient, KernelFailed, Outcome
 from .model import CellScore, NotebookSpec
 from .limits import Limits
@@ -39,8 +39,8 @@ from .source_analysis import HIDDEN_BEGIN, HIDDEN_END, split_hidden, strip_hidde
 
 # What tests rely on, imported before any student code; then the notebook's folder joins sys.path
 # last, so that a student's helper module imports but never shadows an installed one.
-PRELOAD = ("import torch, numpy, torchcourse.checks, torchcourse.devices\n"
-           "torchcourse.devices.pretend_cuda_from_environment()\n"
+PRELOAD = ("import torch, numpy, torchcourse.checks, torchcourse.devices, torchcourse.record\n"
+           "torchcourse.devices.pretend_cuda_from_environment()\ntorchcourse.record.enable()\n"
            "import os as __os, sys as __sys\n__sys.path.append(__os.getcwd())\ndel __os, __sys\n")
 
 WHY_SKIPPED = {
@@ -79,17 +79,19 @@ def two_phases(nb):
     return run, hidden_of
 
 
-def failing_case(source: str, outputs) -> str:
-    """The grader's words for a failed hidden run: the last ``# case:`` comment above the line the
-    error names, in the hidden block that holds that line (the only thing taken from the kernel is
-    the line's number)."""
-    line = None
+def failing_line(outputs) -> int | None:
+    """The line of the test cell that the first error names (the only thing taken from the kernel)."""
     for out in outputs:
         if out.get("output_type") == "error":
             text = ANSI.sub("", "\n".join(out.get("traceback") or []))
             found = CELL_LINE.search(text)
-            line = int(found.group(1) or found.group(2)) if found else None
-            break
+            return int(found.group(1) or found.group(2)) if found else None
+    return None
+
+
+def failing_case(source: str, line: int | None) -> str:
+    """The grader's words for a failed hidden run: the last ``# case:`` comment above ``line``, in
+    the hidden block that holds that line."""
     if line is None:
         return f"{HIDDEN_FAILED} {NO_CASE}"
     label, inside = None, False
@@ -139,6 +141,7 @@ class NotebookGrader:
         self.flags: list[str] = []
         self.skip: dict[int, str] = {}       # cell index -> why it is not run on a replay
         self.stopped: dict[int, str] = {}    # cell index -> why the grader stopped it (time limits)
+        self.records: dict[int, list[dict]] = {}   # hidden run's cell index -> what it recorded
         self.restarts = 0
         self.deadline = time.monotonic() + limits.notebook_timeout
         self.out_of_time_at: int | None = None
@@ -155,6 +158,10 @@ class NotebookGrader:
     def _reset_tamper(self) -> None:
         self.tamper_from: int | None = None   # first test cell that scores zero for tampering
         self.tamper_reasons: list[str] = []
+
+    def recorded(self) -> dict[str, list[dict]]:
+        """grade_id -> the records its hidden run sent (what a reference run keeps)."""
+        return {self.grade_ids[test]: self.records.get(h, []) for h, test in self.hidden_of.items()}
 
     @property
     def tampered(self) -> bool:
@@ -233,6 +240,10 @@ class NotebookGrader:
                 return False
             outcome = client.run_cell(i, min(self.limits.cell_timeout, remaining))
             cell = self.nb.cells[i]
+            # records count only from a hidden run, and never stay in a notebook anybody reads
+            cell.outputs, sent = records.take(cell.outputs)
+            if i in self.hidden_of:
+                self.records[i] = sent
             total_bytes += sum(len(json.dumps(o)) for o in cell.outputs)
             if total_bytes > self.limits.output_per_notebook:
                 cell.outputs = [o for o in cell.outputs if o.get("output_type") == "error"]
@@ -333,7 +344,14 @@ class NotebookGrader:
             return CellScore(gid, 0.0, maximum, "failed", visible or f"hidden tests: {self.stopped[hidden]}")
         run = self.nb.cells[hidden]
         if any(o.get("output_type") == "error" for o in run.outputs):
-            return CellScore(gid, 0.0, maximum, "failed", visible or failing_case(run.source, run.outputs))
+            return CellScore(gid, 0.0, maximum, "failed", visible or failing_case(run.source, failing_line(run.outputs)))
         if run.execution_count is None:
             return CellScore(gid, 0.0, maximum, "not run", "hidden tests not run")
+        # the kernel's verdict can only take points away: they are granted outside it, when every
+        # value the hidden tests recorded matches the solutions' (None: this run *is* the reference)
+        if self.spec.reference_records is not None:
+            mismatch = records.compare(self.spec.reference_records.get(gid, []), self.records.get(hidden, []))
+            if mismatch is not None:
+                run.outputs.append(note_output(f"recorded values: {mismatch.what}"))   # instructors' copy
+                return CellScore(gid, 0.0, maximum, "failed", visible or failing_case(run.source, mismatch.line))
         return CellScore(gid, maximum, maximum, "passed", "")

@@ -41,7 +41,8 @@ def grade_task(task: Task, spec: AssignmentSpec, scratch: Path, limits: Limits,
                   status=outcome.status, score=round(sum(c.points for c in outcome.cells), 6),
                   max_score=spec.max_score, cells=outcome.cells, flags=list(dict.fromkeys(outcome.flags)),
                   notes=list(dict.fromkeys(outcome.notes)), tampered=outcome.tampered,
-                  notebooks=outcome.executed, feedback=outcome.feedback, seconds=round(time.monotonic() - started, 2))
+                  notebooks=outcome.executed, feedback=outcome.feedback, records=outcome.records,
+                  seconds=round(time.monotonic() - started, 2))
 
 
 @dataclass
@@ -54,6 +55,7 @@ class _Outcome:
     tampered: bool = False
     executed: dict[str, str] = field(default_factory=dict)   # stem -> the whole run (instructors')
     feedback: dict[str, str] = field(default_factory=dict)   # stem -> the visible run (students')
+    records: dict[str, dict] = field(default_factory=dict)    # stem -> grade_id -> records (reference runs)
 
 
 def read_submitted(path: str, name: str):
@@ -100,6 +102,8 @@ def _grade_notebook(task: Task, spec: AssignmentSpec, nb_spec, limits: Limits, c
     outcome.tampered = outcome.tampered or runner.tampered
     outcome.executed[nb_spec.name] = nbformat.writes(runner.nb)
     outcome.feedback[nb_spec.name] = nbformat.writes(runner.feedback)
+    if nb_spec.reference_records is None:
+        outcome.records[nb_spec.name] = runner.recorded()
 
 
 def _student_sources(nb, nb_spec) -> list[str]:

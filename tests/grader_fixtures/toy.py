@@ -27,19 +27,21 @@ TESTS = {
     "test_double": (2, "# double works on tensors\nexpect_tensor(double(torch.ones(2)), torch.full((2,), 2.0), name='double(ones)')\n"
                     "### BEGIN HIDDEN TESTS\n# case: a longer tensor\n_secret = 'HIDDEN_SECRET_DOUBLE_42'\n"
                     "expect_tensor(double(torch.arange(5.0)), torch.arange(5.0) * 2, name='double(arange)', hint='multiply by two')\n"
+                    "record(double(torch.arange(5.0)))\n"
                     "### END HIDDEN TESTS\n"),
     "test_mean_of": (1, "# mean_of returns a float\nexpect_float(mean_of([1, 2, 3]), 2.0, name='mean_of([1, 2, 3])')\n"
                      "### BEGIN HIDDEN TESTS\n# case: halves\n_secret = 'HIDDEN_SECRET_MEAN_17'\n"
                      "def _reference_mean(xs):\n    _tag = 'HIDDEN_SECRET_MEAN_REFERENCE_5'\n    return sum(xs) / len(xs)\n"
-                     "expect_float(mean_of([0.5, 1.5]), 1.0, name='mean_of([0.5, 1.5])')\n"
+                     "expect_float(mean_of([0.5, 1.5]), 1.0, name='mean_of([0.5, 1.5])')\nrecord(mean_of([0.5, 1.5]))\n"
                      "### END HIDDEN TESTS\n"),
     "test_is_positive": (1, "# is_positive answers True or False\nexpect(is_positive(3) == True, 'is_positive(3) should be True')\n"
                          "### BEGIN HIDDEN TESTS\n_secret = 'HIDDEN_SECRET_POSITIVE_99'\n"
-                         "expect(is_positive(-2) == False, 'is_positive(-2) should be False')\n"
+                         "expect(is_positive(-2) == False, 'is_positive(-2) should be False')\nrecord([is_positive(-2), is_positive(0)])\n"
                          "### END HIDDEN TESTS\n"),
 }
 IMPORTS = ("import math\nimport torch\nimport numpy as np\n"
-           "from torchcourse.checks import expect, expect_tensor, expect_float\ntorch.manual_seed(0)\n")
+           "from torchcourse.checks import expect, expect_tensor, expect_float\nfrom torchcourse.record import record\n"
+           "torch.manual_seed(0)\n")
 
 
 def _solution_cell(name: str, source: str):
