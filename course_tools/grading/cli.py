@@ -100,7 +100,8 @@ def main(argv=None) -> int:
               "(install it, or pass --no-sandbox to grade trusted notebooks without isolation)", file=sys.stderr)
         return 2
     readable = sandbox.readable_paths()
-    for what, path in (("--out", out), ("submissions", args.submissions.resolve())):
+    for what, path in (("--out", out), ("submissions", args.submissions.resolve()),
+                       ("the reference's cache", reference.CACHE.resolve())):
         if any(path == r or r in path.parents for r in readable):
             print(f"error: {what} ({path}) lies inside a folder the kernels can read ({readable}); "
                   "put it elsewhere", file=sys.stderr)

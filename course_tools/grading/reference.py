@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,9 @@ from .limits import Limits
 from .model import AssignmentSpec, Task
 from .sandbox import SandboxConfig
 
-CACHE = REPO.root / "build" / "reference"
+# TORCHCOURSE_REFERENCE_CACHE moves it (the benchmark times a cold reference with it); the grader
+# refuses a place the kernels can read, like --out
+CACHE = Path(os.environ.get("TORCHCOURSE_REFERENCE_CACHE") or REPO.root / "build" / "reference")
 
 
 class ReferenceFailed(RuntimeError):

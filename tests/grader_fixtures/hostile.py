@@ -67,7 +67,9 @@ FORGERIES = {
                             "get_ipython().events.register('pre_run_cell', _pre)\n"
                             "get_ipython().events.register('post_run_cell', _post)\n"),
 }
-UNSEEN = {"forge_timer", "forge_caller", "forge_library_hooks"}
+UNSEEN = {  # the timed ones may or may not be caught by the probe; the hooks never are: 2 points, unflagged
+    "forge_timer": dict(score_at_most=2, tampered=None), "forge_caller": dict(score_at_most=2, tampered=None),
+    "forge_library_hooks": dict(score=2)}
 
 # Forging the records themselves (torchcourse.record): what a kernel sends is only ever compared
 # with the solutions' records, outside it, so sending more, less, twice, early or garbage loses
@@ -298,9 +300,10 @@ def cases(paths: dict[str, str]) -> dict[str, tuple]:
         "leak_replay": (toy.submission({"double": LEAK_REPLAY_WRITE}, before_tests=LEAK_REPLAY_READ),
                         dict(score=2, notes=["kernel died"])),
         **{name: (toy.submission({"double": answer}, before_tests=setup),
-                  dict(score_at_most=2, tampered=None) if name in UNSEEN else dict(score_at_most=2, tampered=True))
+                  UNSEEN[name] if name in UNSEEN else dict(score_at_most=2, tampered=True))
            for name, (answer, setup) in FORGERIES.items()},
-        **{name: (toy.submission({"double": answer}, before_tests=setup), dict(score_at_most=2, tampered=None))
+        **{name: (toy.submission({"double": answer}, before_tests=setup),
+                  dict(score=2) if name == "records_garbage" else dict(score_at_most=2, tampered=None))
            for name, (answer, setup) in RECORD_FORGERIES.items()},
         # faking passing tests: every one must lose the points of the wrong answer and be flagged
         "patch_torch": (toy.submission({"double": WRONG_DOUBLE}, before_tests="torch.allclose = lambda *a, **k: True\n"),
