@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from course_tools.grading.notebook_run import HIDDEN_FAILED, NO_CASE, failing_case, two_phases
+from course_tools.grading.notebook_run import HIDDEN_FAILED, NO_CASE, failing_case, failing_line, two_phases
 
 SOURCE = ("visible = 1\n"
           "### BEGIN HIDDEN TESTS\n# case: big inputs\nsecret_check = 2\n### END HIDDEN TESTS\n"
@@ -20,18 +20,18 @@ def error_at(line):
 
 @pytest.mark.parametrize("line, words", [(4, "big inputs"), (9, "small inputs"), (1, None), (6, None)])
 def test_a_failed_hidden_test_is_named_by_its_block_case(line, words):
-    said = failing_case(SOURCE, error_at(line))
+    said = failing_case(SOURCE, failing_line(error_at(line)))
     assert said == (f"{HIDDEN_FAILED}: {words}" if words else f"{HIDDEN_FAILED} {NO_CASE}")
     assert "secret" not in said and "leaked" not in said
 
 
 def test_a_failed_check_names_its_line_without_a_traceback():
     shown = [{"output_type": "error", "traceback": ["CheckFailed: wrong values", "(line 9 of this cell)"]}]
-    assert failing_case(SOURCE, shown) == f"{HIDDEN_FAILED}: small inputs"
+    assert failing_case(SOURCE, failing_line(shown)) == f"{HIDDEN_FAILED}: small inputs"
 
 
 def test_without_a_line_number_nothing_is_guessed():
-    assert failing_case(SOURCE, [{"output_type": "error", "traceback": ["forged"]}]) == f"{HIDDEN_FAILED} {NO_CASE}"
+    assert failing_case(SOURCE, failing_line([{"output_type": "error", "traceback": ["forged"]}])) == f"{HIDDEN_FAILED} {NO_CASE}"
 
 
 def test_the_visible_run_holds_no_hidden_test():

@@ -43,6 +43,12 @@ PRELOAD = ("import torch, numpy, torchcourse.checks, torchcourse.devices, torchc
            "torchcourse.devices.pretend_cuda_from_environment()\ntorchcourse.record.enable()\n"
            "import os as __os, sys as __sys\n__sys.path.append(__os.getcwd())\ndel __os, __sys\n")
 
+# Before each hidden run, the random generators start from a known state: the hidden tests judge
+# the same draws whatever the student's cells drew before. The reference is made twice, from two
+# seeds, so that a record that depends on an unseeded draw is an error for the author, not a lottery.
+SEED_HIDDEN_RUN = ("import random as __r, numpy as __n, torch as __t\n"
+                   "__r.seed({0})\n__n.random.seed({0})\n__t.manual_seed({0})\ndel __r, __n, __t\n")
+
 WHY_SKIPPED = {
     "hung": "this cell kept running after the time limit and ignored the interrupt; the kernel was killed",
     "dead": ("the Python kernel died while running this cell (sys.exit/os._exit/exit() in your code, "
@@ -126,11 +132,11 @@ class NotebookGrader:
     """
 
     def __init__(self, nb, spec: NotebookSpec, workdir: Path, cwd: Path, limits: Limits,
-                 config: SandboxConfig, stage: Callable[[Path, object], None]):
+                 config: SandboxConfig, stage: Callable[[Path, object], None], seed: int = 0):
         self.visible_count = len(nb.cells)
         self.nb, self.hidden_of = two_phases(nb)
         self.spec, self.workdir, self.cwd, self.stage = spec, workdir, cwd, stage
-        self.limits, self.config = limits, config
+        self.limits, self.config, self.seed = limits, config, seed
         self.code_cells = [i for i, c in enumerate(self.nb.cells) if c.cell_type == "code"]
         self.grade_ids = {i: self.nb.cells[i].metadata["nbgrader"]["grade_id"]
                           for i in self.code_cells[:len(self.code_cells) - len(self.hidden_of)]
@@ -238,6 +244,9 @@ class NotebookGrader:
             if remaining <= 0:
                 self.out_of_time_at = i
                 return False
+            if i in self.hidden_of:
+                client.run_code(SEED_HIDDEN_RUN.format(self.seed), min(self.limits.cell_timeout, remaining),
+                                silent=True)
             outcome = client.run_cell(i, min(self.limits.cell_timeout, remaining))
             cell = self.nb.cells[i]
             # records count only from a hidden run, and never stay in a notebook anybody reads

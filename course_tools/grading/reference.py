@@ -2,8 +2,10 @@
 
 A submission's hidden tests earn their points only when their records match these (``records``).
 The reference is made by the same grader, in the same sandbox, from the source notebook in a
-clean kernel, twice: a value that differs between two runs of the solutions (an unseeded random
-draw) could not judge anybody, so it is an error for the author, as is a source whose own tests
+clean kernel, twice, with the random generators started from another seed before each hidden run
+the second time: a value that differs between the two (an unseeded draw, which in a student's run
+would depend on what the student's cells drew before) could not judge anybody, so it is an error
+for the author, as is a source whose own tests
 fail or a graded cell whose hidden tests record nothing. It is made in a process of its own (the
 grader forks its workers later, and a forked process must not inherit a running kernel client),
 and kept in ``build/reference/`` under a key of everything it depends on: the assignment's source
@@ -70,7 +72,7 @@ def _make_in_subprocess(spec: AssignmentSpec, source: Path, limits: Limits, enab
 
 def make(spec: AssignmentSpec, limits: Limits, enabled: bool) -> dict[str, dict[str, list[dict]]]:
     """Notebook stem -> grade_id -> records, from two runs of the solutions that must agree."""
-    first, second = _run(spec, limits, enabled), _run(spec, limits, enabled)
+    first, second = _run(spec, limits, enabled, seed=0), _run(spec, limits, enabled, seed=1)
     for stem, cells in first.items():
         for gid, recorded in cells.items():
             if not recorded:
@@ -87,14 +89,14 @@ def make(spec: AssignmentSpec, limits: Limits, enabled: bool) -> dict[str, dict[
     return first
 
 
-def _run(spec: AssignmentSpec, limits: Limits, enabled: bool) -> dict[str, dict[str, list[dict]]]:
+def _run(spec: AssignmentSpec, limits: Limits, enabled: bool, seed: int) -> dict[str, dict[str, list[dict]]]:
     from .submission import grade_task
 
     folder = Path(spec.source_dir)
     task = Task(student="reference", assignment=spec.name, content_hash="", extra_files=[],
                 files={nb.name: str(folder / f"{nb.name}.ipynb") for nb in spec.notebooks})
     with tempfile.TemporaryDirectory(prefix="tcg-reference-") as scratch:
-        result = grade_task(task, spec, Path(scratch), limits, SandboxConfig(enabled=enabled))
+        result = grade_task(task, spec, Path(scratch), limits, SandboxConfig(enabled=enabled), seed)
     failed = [c for c in result.cells if c.status != "passed"]
     if failed or result.tampered:
         what = "; ".join(f"{c.grade_id}: {c.message or c.status}" for c in failed)[:600]

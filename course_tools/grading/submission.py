@@ -20,8 +20,9 @@ from .sanitize import sanitize
 
 
 def grade_task(task: Task, spec: AssignmentSpec, scratch: Path, limits: Limits,
-               config: SandboxConfig) -> Result:
-    """Grade one student's submission of one assignment; never raises."""
+               config: SandboxConfig, seed: int = 0) -> Result:
+    """Grade one student's submission of one assignment; never raises. ``seed`` starts the random
+    generators of every hidden run (the reference is made with two)."""
     started = time.monotonic()
     outcome = _Outcome(notes=list(task.notes), flags=list(task.flags))
     if not any(task.files.values()):
@@ -29,7 +30,7 @@ def grade_task(task: Task, spec: AssignmentSpec, scratch: Path, limits: Limits,
         outcome.notes.append("no notebook for this assignment was found in the submission")
     try:
         for nb_spec in spec.notebooks:
-            _grade_notebook(task, spec, nb_spec, limits, config, outcome)
+            _grade_notebook(task, spec, nb_spec, limits, config, outcome, seed)
     except Exception as error:  # a bug or an unforeseen failure: this submission only
         outcome.status = "failed"
         outcome.notes.append(f"the grader could not grade this submission: {type(error).__name__}: {error}")
@@ -75,7 +76,7 @@ def read_submitted(path: str, name: str):
 
 
 def _grade_notebook(task: Task, spec: AssignmentSpec, nb_spec, limits: Limits, config: SandboxConfig,
-                    outcome: _Outcome) -> None:
+                    outcome: _Outcome, seed: int) -> None:
     nb, problem = read_submitted(task.files.get(nb_spec.name) or "", nb_spec.name)
     if problem:
         if outcome.status != "missing":
@@ -89,7 +90,7 @@ def _grade_notebook(task: Task, spec: AssignmentSpec, nb_spec, limits: Limits, c
     suspicious = guard.static_flags(_student_sources(nb, nb_spec))
     if suspicious:
         outcome.flags.append("review: " + ", ".join(suspicious))
-    runner = _run_in_sandbox(task, spec, nb_spec, nb, limits, config)
+    runner = _run_in_sandbox(task, spec, nb_spec, nb, limits, config, seed)
     cells = runner.cells
     # cells the notebook lacks even after the restore (should not happen) score zero
     got = {c.grade_id for c in cells}
@@ -114,7 +115,7 @@ def _student_sources(nb, nb_spec) -> list[str]:
     return [c.source for c in nb.cells if c.cell_type == "code" and is_students(c)]
 
 
-def _run_in_sandbox(task, spec, nb_spec, nb, limits: Limits, config: SandboxConfig) -> NotebookGrader:
+def _run_in_sandbox(task, spec, nb_spec, nb, limits: Limits, config: SandboxConfig, seed: int) -> NotebookGrader:
     """Run the notebook in a scratch folder of its own, staged afresh for every kernel life."""
     # short: the kernel's Unix sockets live in it (a socket path has at most 107 bytes); named after
     # the grader's pid, so that the next run can remove what a killed one left
@@ -126,7 +127,7 @@ def _run_in_sandbox(task, spec, nb_spec, nb, limits: Limits, config: SandboxConf
         nbformat.write(visible, cwd / f"{nb_spec.name}.ipynb")
 
     try:
-        runner = NotebookGrader(nb, nb_spec, workdir, workdir / "work", limits, config, stage)
+        runner = NotebookGrader(nb, nb_spec, workdir, workdir / "work", limits, config, stage, seed)
         runner.run()
         return runner
     finally:

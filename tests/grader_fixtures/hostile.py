@@ -18,11 +18,11 @@ WRONG_DOUBLE = "def double(x):\n    return x + 1\n"   # passes the visible test,
 
 # student -> (notebook or raw bytes or None, expectation)
 
-# Forgeries: a wrong double (x + 1) that tries to keep its 2 points anyway. The probe's behavioural
-# checks catch some (the comparisons or the error reports stay broken between cells). ``KNOWN_HOLES``
-# still win today: a patch that lives only while a test cell runs, or hooks that pass for library
-# code. They will lose once the verdict is decided outside the student's process (issue 10, item 1;
-# docs/GRADING.md says so); their tests are strict xfails until then.
+# Forgeries: a wrong double (x + 1) that tries to keep its 2 points anyway. The probe catches some
+# (the comparisons or the error reports stay broken between cells) and flags them. ``UNSEEN`` are
+# the ones it cannot see (a patch that lives only while a test cell runs, hooks that pass for
+# library code): they lose all the same, since points are granted only by the hidden tests'
+# records, compared outside the kernel with the solutions' (torchcourse.record).
 _PATCH_CHECK = ("    import threading, torchcourse.checks as c\n"
                 "    saved = c.expect_tensor.__code__\n"
                 "    c.expect_tensor.__code__ = (lambda *a, **k: None).__code__\n"
@@ -67,7 +67,32 @@ FORGERIES = {
                             "get_ipython().events.register('pre_run_cell', _pre)\n"
                             "get_ipython().events.register('post_run_cell', _post)\n"),
 }
-KNOWN_HOLES = {"forge_timer", "forge_caller", "forge_library_hooks"}
+UNSEEN = {"forge_timer", "forge_caller", "forge_library_hooks"}
+
+# Forging the records themselves (torchcourse.record): what a kernel sends is only ever compared
+# with the solutions' records, outside it, so sending more, less, twice, early or garbage loses
+# the exercise, and never breaks the grader. ``double`` is right in some of these: it still loses.
+_GARBAGE = ("    from IPython.display import publish_display_data as send\n"
+            "    m = 'application/vnd.torchcourse.record+json'\n"
+            "    for v in ({'tensor': {'dtype': 'float32', 'shape': [10**9, 10**9], 'device': 'cpu', 'data': 'AAAA'}},\n"
+            "              {'tensor': {'dtype': 'os.system', 'shape': [1], 'device': 'cpu', 'data': '!!'}},\n"
+            "              {'list': 5}, 'text', {'float': 'inf'}, None):\n"
+            "        send({m: {'format': 1, 'line': 1, 'rtol': 1e9, 'atol': 1e9, 'value': v}})\n"
+            "        send({m: v})\n")
+RECORD_FORGERIES = {
+    # a right double that also sends garbage records of every shape: its exercise fails, nothing breaks
+    "records_garbage": ("def double(x):\n" + _GARBAGE + "    return 2 * x\n", None),
+    # every record sent twice, so that one of them might match
+    "records_twice": (WRONG_DOUBLE, "import torchcourse.record as _r\n_send = _r.record\n"
+                      "def _twice(v, **k):\n    _send(v, **k)\n    _send(v * 2 if hasattr(v, 'shape') else v, **k)\n"
+                      "_r.record = _twice\n"),
+    # no records at all: the kernel's checks pass, but nothing was shown outside
+    "records_off": (WRONG_DOUBLE, "import torchcourse.record as _r\n_r._sending = False\n"
+                    "import torchcourse.checks as _c\n_c.expect_tensor.__code__ = (lambda *a, **k: None).__code__\n"),
+    # a huge tolerance claimed by the kernel: the reference's tolerance is the one used
+    "records_tolerance": (WRONG_DOUBLE, "import torchcourse.record as _r, functools\n"
+                          "_r.record = functools.partial(_r.record, rtol=1e9, atol=1e9)\n"),
+}
 
 # Leaks: code that finds hidden tests while they run and re-encodes them past any redaction. Each
 # prints "LEAKED" (spelled in two halves, so that its own source on the page does not match) with
@@ -94,7 +119,7 @@ LEAKS = {
         "    return 2 * x\n")},
     "leak_dis": {"mean_of": (
         "def mean_of(xs):\n    import dis, io\n"
-        "    helper = get_ipython().user_ns.get('_reference_mean')\n"
+        "    helper = get_ipython().user_ns.get('_halves')\n"
         "    if helper is not None:\n"
         "        buf = io.StringIO()\n        dis.dis(helper, file=buf)\n        print('LEAK' + 'ED-DIS', buf.getvalue())\n"
         "    return float(sum(xs) / len(xs))\n")},
@@ -273,8 +298,10 @@ def cases(paths: dict[str, str]) -> dict[str, tuple]:
         "leak_replay": (toy.submission({"double": LEAK_REPLAY_WRITE}, before_tests=LEAK_REPLAY_READ),
                         dict(score=2, notes=["kernel died"])),
         **{name: (toy.submission({"double": answer}, before_tests=setup),
-                  dict(score=2) if name in KNOWN_HOLES else dict(score_at_most=2, tampered=True))
+                  dict(score=2) if name in UNSEEN else dict(score_at_most=2, tampered=True))
            for name, (answer, setup) in FORGERIES.items()},
+        **{name: (toy.submission({"double": answer}, before_tests=setup), dict(score=2))
+           for name, (answer, setup) in RECORD_FORGERIES.items()},
         # faking passing tests: every one must lose the points of the wrong answer and be flagged
         "patch_torch": (toy.submission({"double": WRONG_DOUBLE}, before_tests="torch.allclose = lambda *a, **k: True\n"),
                         dict(score=0, tampered=True)),

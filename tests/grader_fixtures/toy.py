@@ -3,7 +3,8 @@
 ``make_source(folder)`` writes ``folder/toy/toy.ipynb``: an imports cell, three exercises
 (``double``: 2 points, ``mean_of``: 1 point, ``is_positive``: 1 point), each with a visible and a
 hidden test. Every hidden block carries a marker string that must never reach feedback, and a
-``# case:`` comment, the words feedback uses when that hidden test fails.
+``# case:`` comment, the words feedback uses when that hidden test fails. Hidden blocks compute no
+expected value: they ``record`` the student's results, which the grader compares outside the kernel.
 ``submission(**answers)`` is the student's notebook with the given solution sources (the correct
 ones by default); ``with_cells`` adds extra student cells.
 """
@@ -26,17 +27,18 @@ SOLUTIONS = {
 TESTS = {
     "test_double": (2, "# double works on tensors\nexpect_tensor(double(torch.ones(2)), torch.full((2,), 2.0), name='double(ones)')\n"
                     "### BEGIN HIDDEN TESTS\n# case: a longer tensor\n_secret = 'HIDDEN_SECRET_DOUBLE_42'\n"
-                    "expect_tensor(double(torch.arange(5.0)), torch.arange(5.0) * 2, name='double(arange)', hint='multiply by two')\n"
-                    "record(double(torch.arange(5.0)))\n"
+                    "out = double(torch.arange(5.0))\n"
+                    "expect_tensor(out, shape=(5,), name='double(arange)')\n"
+                    "record(out)\n"
                     "### END HIDDEN TESTS\n"),
     "test_mean_of": (1, "# mean_of returns a float\nexpect_float(mean_of([1, 2, 3]), 2.0, name='mean_of([1, 2, 3])')\n"
                      "### BEGIN HIDDEN TESTS\n# case: halves\n_secret = 'HIDDEN_SECRET_MEAN_17'\n"
-                     "def _reference_mean(xs):\n    _tag = 'HIDDEN_SECRET_MEAN_REFERENCE_5'\n    return sum(xs) / len(xs)\n"
-                     "expect_float(mean_of([0.5, 1.5]), 1.0, name='mean_of([0.5, 1.5])')\nrecord(mean_of([0.5, 1.5]))\n"
+                     "def _halves():\n    _tag = 'HIDDEN_SECRET_MEAN_HELPER_5'\n    return [0.5, 1.5]\n"
+                     "out = mean_of(_halves())\nexpect(isinstance(out, float), 'mean_of should return a float')\nrecord(out)\n"
                      "### END HIDDEN TESTS\n"),
     "test_is_positive": (1, "# is_positive answers True or False\nexpect(is_positive(3) == True, 'is_positive(3) should be True')\n"
                          "### BEGIN HIDDEN TESTS\n_secret = 'HIDDEN_SECRET_POSITIVE_99'\n"
-                         "expect(is_positive(-2) == False, 'is_positive(-2) should be False')\nrecord([is_positive(-2), is_positive(0)])\n"
+                         "# case: zero and a negative number\nrecord([is_positive(-2), is_positive(0)])\n"
                          "### END HIDDEN TESTS\n"),
 }
 IMPORTS = ("import math\nimport torch\nimport numpy as np\n"
