@@ -85,7 +85,9 @@ def _tensor(t: torch.Tensor) -> dict:
         raise TypeError("record() sends dense tensors only")
     meta = {"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape), "device": t.device.type}
     if t.device.type != "meta":   # a meta tensor has no values: its shape, dtype and device are all
-        flat = t.detach().resolve_conj().resolve_neg().cpu().contiguous().reshape(-1)
+        # copied into a fresh buffer: .contiguous() keeps the strides of size-1 dims (x[::10] of a
+        # short x), and bytes can only be viewed with a stride of 1
+        flat = torch.empty(t.numel(), dtype=t.dtype).copy_(t.detach().resolve_conj().resolve_neg().reshape(-1))
         meta["data"] = base64.b64encode(flat.view(torch.uint8).numpy().tobytes()).decode("ascii")
     return meta
 
