@@ -49,7 +49,9 @@ def _check(batch, student):
     if "score_at_most" in want:
         assert score <= want["score_at_most"], context
     assert row["status"] == want.get("status", "graded"), context
-    if want.get("tampered"):
+    if "tampered" in want and want["tampered"] is None:
+        pass   # the probe may or may not see it: the points are decided without it
+    elif want.get("tampered"):
         assert row["tampered"] == "yes" and row["flagged"] == "yes", context
     else:
         assert row["tampered"] == "no", context

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 import sys
 from typing import Any
 
@@ -92,11 +93,13 @@ def _tensor(t: torch.Tensor) -> dict:
 def _cell_line() -> int | None:
     """The line of the test cell's own code that called ``record`` (a helper function defined in
     the cell counts as the line that called the helper): the grader names the ``# case:`` above it."""
-    frame, line = sys._getframe(2), None
-    while frame is not None:
+    frame = sys._getframe(2)
+    while frame is not None:   # outwards, to the cell's own frame (not ipykernel_launcher.py's)
         code = frame.f_code
-        if code.co_name == "<module>" and ("ipykernel_" in code.co_filename
-                                           or code.co_filename.startswith("<ipython-input")):
-            line = frame.f_lineno
+        if code.co_name == "<module>" and _CELL_FILE.search(code.co_filename):
+            return frame.f_lineno
         frame = frame.f_back
-    return line
+    return None
+
+
+_CELL_FILE = re.compile(r"ipykernel_\d+[/\\]|^<ipython-input")

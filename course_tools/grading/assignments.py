@@ -10,7 +10,7 @@ from ..layout import REPO
 from .model import AssignmentSpec
 from .source_analysis import notebook_spec
 
-GRADER_VERSION = "2"  # bump when a change in the grader should regrade everything
+GRADER_VERSION = "3"  # bump when a change in the grader should regrade everything
 
 
 

@@ -20,7 +20,7 @@ WRONG_DOUBLE = "def double(x):\n    return x + 1\n"   # passes the visible test,
 
 # Forgeries: a wrong double (x + 1) that tries to keep its 2 points anyway. The probe catches some
 # (the comparisons or the error reports stay broken between cells) and flags them. ``UNSEEN`` are
-# the ones it cannot see (a patch that lives only while a test cell runs, hooks that pass for
+# the ones it need not see (a patch that lives only while a test cell runs, hooks that pass for
 # library code): they lose all the same, since points are granted only by the hidden tests'
 # records, compared outside the kernel with the solutions' (torchcourse.record).
 _PATCH_CHECK = ("    import threading, torchcourse.checks as c\n"
@@ -298,9 +298,9 @@ def cases(paths: dict[str, str]) -> dict[str, tuple]:
         "leak_replay": (toy.submission({"double": LEAK_REPLAY_WRITE}, before_tests=LEAK_REPLAY_READ),
                         dict(score=2, notes=["kernel died"])),
         **{name: (toy.submission({"double": answer}, before_tests=setup),
-                  dict(score=2) if name in UNSEEN else dict(score_at_most=2, tampered=True))
+                  dict(score_at_most=2, tampered=None) if name in UNSEEN else dict(score_at_most=2, tampered=True))
            for name, (answer, setup) in FORGERIES.items()},
-        **{name: (toy.submission({"double": answer}, before_tests=setup), dict(score=2))
+        **{name: (toy.submission({"double": answer}, before_tests=setup), dict(score_at_most=2, tampered=None))
            for name, (answer, setup) in RECORD_FORGERIES.items()},
         # faking passing tests: every one must lose the points of the wrong answer and be flagged
         "patch_torch": (toy.submission({"double": WRONG_DOUBLE}, before_tests="torch.allclose = lambda *a, **k: True\n"),
