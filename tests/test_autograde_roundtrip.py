@@ -78,17 +78,29 @@ def submissions(assignment):
         subs[f"right{k}"] = autograde.submission(assignment, picked)
     for k, picks in enumerate(wrong_picks(assignment)):
         subs[f"wrong{k}"] = autograde.submission(assignment, {e: source for e, (_, source) in picks.items()})
+    if assignment in CALLEES:
+        callee, _, label = CALLEES[assignment]
+        subs["callee_wrong"] = autograde.submission(assignment, {callee: bank.WRONG[callee][label]})
     return subs
 
 
+# assignment -> (an exercise another one calls, its caller, a wrong answer of the callee): the caller's
+# visible test blames the callee, and the caller keeps its points (the graded run stands a reference in)
+CALLEES = {"02_autograd": ("sgd_step_", "fit_line_sgd", "not_zeroing"),
+           "04_logistic_bce": ("bce_loss", "train_classifier", "sum_instead_of_mean"),
+           "05_mnist_gpu": ("batches", "train_epoch", "dropped_tail"),
+           "07_training": ("EarlyStopping", "fit_early_stopping", "patience_off_by_one")}
+
+
 _graded = {}
+_workdirs = {}
 
 
 @pytest.fixture
 def graded(tmp_path_factory):
     def scores_for(assignment):
         if assignment not in _graded:
-            workdir = tmp_path_factory.mktemp(f"grade-{assignment}")
+            workdir = _workdirs[assignment] = tmp_path_factory.mktemp(f"grade-{assignment}")
             _graded[assignment] = autograde.grade_with_course_grader(assignment, submissions(assignment), workdir)
         return _graded[assignment]
     return scores_for
@@ -149,6 +161,16 @@ def test_wrong_answers_lose_exactly_their_exercises(graded, assignment, k):
     expected = {cell: points for exercise in picks for cell, points in own_cells(assignment, exercise).items()}
     lost = lost_points(graded(assignment)[f"wrong{k}"], assignment)
     assert lost == expected, f"wrong answers {sorted(picks)}: expected to lose {expected}, lost {lost}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", [pytest.param(a, marks=group(a)) for a in CALLEES])
+def test_a_wrong_callee_is_blamed_and_costs_only_its_own_points(graded, assignment):
+    callee, caller, _ = CALLEES[assignment]
+    lost = lost_points(graded(assignment)["callee_wrong"], assignment)
+    assert lost == own_cells(assignment, callee), f"a wrong {callee} cost {lost}"
+    page = (_workdirs[assignment] / "out" / "feedback" / "callee_wrong" / f"{assignment}.html").read_text()
+    assert f"calls your {callee}" in page and f"Fix {callee} first" in page, f"{caller}'s visible test blames {callee}"
 
 
 @pytest.mark.slow

@@ -138,16 +138,16 @@ def _remove_what_killed_runs_left(scratch: Path) -> None:
 def _grade(args, names, source, out, scratch, db_url, limits, enabled, log, roster=None) -> int:
     log(f"preparing {', '.join(names)} ...")
     specs = {a: assignments.prepare(a, source, out / ".cache", limits) for a in names}
-    try:  # what each hidden test must record: the solutions' own values (made once per version)
-        for a in names:
-            reference.attach(specs[a], source, limits, enabled, log)
-    except reference.ReferenceFailed as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     try:
         found = collect.find(args.submissions, specs, scratch / "staging", explicit=bool(args.assignment),
                              roster=roster)
     except collect.CollectError as error:  # two submissions, one student id: touch no gradebook
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:  # what each hidden test must record: the solutions' own values (made once per version)
+        for a in dict.fromkeys(t.assignment for t in found.tasks):
+            reference.attach(specs[a], source, limits, enabled, log)
+    except reference.ReferenceFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     # nbgrader's own tables learn an assignment (cells, checksums) once per version of its source

@@ -359,7 +359,10 @@ class NotebookGrader:
         # the kernel's verdict can only take points away: they are granted outside it, when every
         # value the hidden tests recorded matches the solutions' (None: this run *is* the reference)
         if self.spec.reference_records is not None:
-            mismatch = records.compare(self.spec.reference_records.get(gid, []), self.records.get(hidden, []))
+            want = self.spec.reference_records.get(gid)
+            if not want:   # nothing to judge it by outside the kernel: no points (the reference refuses this)
+                return CellScore(gid, 0.0, maximum, "failed", "the grader has no reference for this test")
+            mismatch = records.compare(want, self.records.get(hidden, []))
             if mismatch is not None:
                 run.outputs.append(note_output(f"recorded values: {mismatch.what}"))   # instructors' copy
                 return CellScore(gid, 0.0, maximum, "failed", visible or failing_case(run.source, mismatch.line))

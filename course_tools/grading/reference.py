@@ -99,7 +99,8 @@ def _run(spec: AssignmentSpec, limits: Limits, enabled: bool, seed: int) -> dict
     task = Task(student="reference", assignment=spec.name, content_hash="", extra_files=[],
                 files={nb.name: str(folder / f"{nb.name}.ipynb") for nb in spec.notebooks})
     with tempfile.TemporaryDirectory(prefix="tcg-reference-") as scratch:
-        result = grade_task(task, spec, Path(scratch), limits, SandboxConfig(enabled=enabled), seed)
+        result = grade_task(task, spec, Path(scratch), limits, SandboxConfig(enabled=enabled), seed,
+                            reference_run=True)
     failed = [c for c in result.cells if c.status != "passed"]
     if failed or result.tampered:
         what = "; ".join(f"{c.grade_id}: {c.message or c.status}" for c in failed)[:600]

@@ -20,9 +20,10 @@ from .sanitize import sanitize
 
 
 def grade_task(task: Task, spec: AssignmentSpec, scratch: Path, limits: Limits,
-               config: SandboxConfig, seed: int = 0) -> Result:
+               config: SandboxConfig, seed: int = 0, reference_run: bool = False) -> Result:
     """Grade one student's submission of one assignment; never raises. ``seed`` starts the random
-    generators of every hidden run (the reference is made with two)."""
+    generators of every hidden run (the reference is made with two); ``reference_run``: this is
+    the source's solutions making the reference, so there is nothing to compare its records with."""
     started = time.monotonic()
     outcome = _Outcome(notes=list(task.notes), flags=list(task.flags))
     if not any(task.files.values()):
@@ -30,6 +31,9 @@ def grade_task(task: Task, spec: AssignmentSpec, scratch: Path, limits: Limits,
         outcome.notes.append("no notebook for this assignment was found in the submission")
     try:
         for nb_spec in spec.notebooks:
+            if nb_spec.reference_records is None and not reference_run:
+                # without the solutions' records the kernel's verdict would decide: never
+                raise RuntimeError(f"no reference records for {nb_spec.name}")
             _grade_notebook(task, spec, nb_spec, limits, config, outcome, seed)
     except Exception as error:  # a bug or an unforeseen failure: this submission only
         outcome.status = "failed"
