@@ -25,6 +25,8 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from filelock import FileLock
+
 from .. import files
 from ..layout import REPO
 from . import records
@@ -45,9 +47,12 @@ def attach(spec: AssignmentSpec, source: Path, limits: Limits, enabled: bool, lo
            cache: Path = CACHE) -> None:
     """Give each of ``spec``'s notebooks its reference records, made now unless kept from before."""
     path = Path(cache) / f"{spec.name}-{key(spec, limits, enabled)}.json"
-    if not path.is_file():
-        log(f"running the solutions of {spec.name} (twice) for the reference values ...")
-        _make_in_subprocess(spec, source, limits, enabled, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # graders started at once (several instructors, parallel tests) make each reference only once
+    with FileLock(str(path) + ".lock"):
+        if not path.is_file():
+            log(f"running the solutions of {spec.name} (twice) for the reference values ...")
+            _make_in_subprocess(spec, source, limits, enabled, path)
     made = json.loads(path.read_text())
     for nb in spec.notebooks:
         nb.reference_records = made[nb.name]
