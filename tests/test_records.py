@@ -49,9 +49,22 @@ def test_what_can_be_sent():
             encode(unsendable)
 
 
-def test_record_sends_nothing_outside_grading(capsys):
+def test_record_sends_only_once_the_grader_enables_it(monkeypatch):
+    import IPython.display
+
+    import torchcourse.record as module
+
+    sent = []
+    monkeypatch.setattr(IPython.display, "publish_display_data", sent.append)
+    monkeypatch.setattr(module, "_sending", False)
     record(torch.ones(2))     # nbmake, an instructor's run: checked, not sent
-    assert capsys.readouterr().out == ""
+    assert sent == []
+    with pytest.raises(TypeError):
+        record(object())      # an unsendable value fails there too, not only when grading
+    module.enable()
+    record(torch.ones(2), rtol=0.5)
+    assert len(sent) == 1 and sent[0][MIME]["rtol"] == 0.5
+    assert compare([sent[0][MIME]], [rec(torch.ones(2))]) is None
 
 
 def test_values_within_the_references_tolerance_match():

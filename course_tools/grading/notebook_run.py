@@ -6,8 +6,10 @@ Two phases in one kernel life, so that feedback cannot leak hidden tests, by con
    student ran). Its outputs are the only ones the feedback page shows, and they were all received
    before any hidden test existed in the kernel or in its folder;
 2. the *hidden run*: then, at the end, each test cell that has a hidden block is run once more,
-   whole (visible and hidden parts), and that run decides its points, as nbgrader's would (with
-   the stand-ins a hidden block puts in place of other exercises). Its outputs are never shown: a
+   whole (visible and hidden parts), from a fixed random seed. It can take the points away, as
+   nbgrader's would (with the stand-ins a hidden block puts in place of other exercises), but only
+   grants them when every value its hidden blocks recorded (``torchcourse.record``) matches the
+   solutions' records, compared in this process (``records``, ``reference``). Its outputs are never shown: a
    failure is reported with the visible run's message when that failed too, else as the words of
    the nearest ``# case:`` comment above the failing line, which the grader reads from the source
    notebook itself (the kernel contributes only a line number).

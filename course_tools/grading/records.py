@@ -66,9 +66,9 @@ def _differ(want, got, rtol: float, atol: float, where: str = "value") -> str | 
             return f"{where}: {len(g)} items, expected {len(w)}"
         return next((p for k, (a, b) in enumerate(zip(w, g))
                      if (p := _differ(a, b, rtol, atol, f"{where}[{k}]"))), None)
-    if kind in ("dict", "module"):
-        if kind == "module":
-            return _differ(w, g, rtol, atol, f"{where}.state_dict()")
+    if kind == "module":
+        return _differ(w, g, rtol, atol, f"{where}.state_dict()")
+    if kind == "dict":
         if set(g) != set(w):
             return f"{where}: keys {sorted(g)[:8]}, expected {sorted(w)[:8]}"
         return next((p for k in w if (p := _differ(w[k], g[k], rtol, atol, f"{where}[{k!r}]"))), None)
