@@ -136,16 +136,44 @@ def _page_and_images(page: str) -> str:
                           for i in images)
 
 
-@pytest.mark.parametrize("student", sorted(hostile.LEAKS) + ["leak_thread", "leak_replay"])
+@pytest.mark.parametrize("student", sorted(hostile.LEAKS) + ["leak_thread", "leak_replay", "carry_replay"])
 def test_no_leak_of_hidden_tests_in_any_encoding(batch, student):
     """base64 of In, hex in an exception, a PNG, dis of a hidden helper, the test's source read with
     linecache and spaced out, a thread printing into a finished cell, a file kept for the replay:
     the code finds the hidden tests (the instructor's copy shows it), the page shows none of it."""
     graded = (batch["root"] / "out" / "autograded" / student / "toy" / "toy.ipynb").read_text()
-    if student != "leak_replay":  # that one's kernel dies before its output is flushed
+    if student not in ("leak_replay", "carry_replay"):  # their kernels die before the output is flushed
         assert "LEAKED" in graded, "the attack did not find the hidden tests: the test proves nothing"
     page = _page_and_images((batch["root"] / "out" / "feedback" / student / "toy.html").read_text())
     assert "LEAKED" not in page and hostile.SECRET not in page
+
+
+def test_links_planted_by_the_kernel_are_never_followed(batch):
+    """A kernel plants symbolic and hard links where a grader keeps its files (its log, the
+    connection file, the sockets) and dies: the grader, root in CI, opens, writes and removes
+    nothing through them (the host files they point at are untouched, none is created)."""
+    root = batch["root"]
+    graded = (root / "out" / "autograded" / "planted_links" / "toy" / "toy.ipynb").read_text()
+    assert "('symlink', '/grading/kernel/k-" in graded, "the attack planted nothing: the test proves nothing"
+    assert (root / hostile.VICTIMS[0]).read_text() == "intact\n"
+    assert not (root / hostile.VICTIMS[1]).exists(), (root / hostile.VICTIMS[1]).read_bytes()[:300]
+
+
+def test_a_kernel_life_inherits_nothing_from_an_earlier_one(batch):
+    """A hidden run leaves the hidden tests and a right answer wherever it can write, then dies:
+    the replay finds none of it (by construction: every writable place is the dead sandbox's)."""
+    for student in ("carry_replay", "leak_replay"):
+        graded = (batch["root"] / "out" / "autograded" / student / "toy" / "toy.ipynb").read_text()
+        assert "CARRIED" not in graded and "LEAKED-FILE" not in graded, student
+
+
+def test_the_kernels_disk_is_bounded(batch):
+    """Every writable place of a kernel is a size-limited tmpfs: 3,000 MiB tried in five places,
+    at most the scratch (512 MiB), /tmp and /dev/shm (256 MiB each) written; the grading goes on."""
+    graded = nbformat.read(batch["root"] / "out" / "autograded" / "disk_fill" / "toy" / "toy.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in graded.cells for o in c.get("outputs", []))
+    filled = int(re.search(r"FILLED (\d+) MiB", text).group(1))
+    assert 0 < filled <= 1024, filled
 
 
 def test_notebook_time_limit(tmp_path):

@@ -5,7 +5,10 @@ noticing a dead kernel (``DeadKernelError``). The grader adds, through nbclient'
 points:
 
 * ``SandboxKernelManager``: jupyter_client's kernel manager, whose kernel command is wrapped in the
-  sandbox (``sandbox.wrap``): bubblewrap, rlimits, an unprivileged uid;
+  sandbox (``sandbox.wrap``): bubblewrap, rlimits, an unprivileged uid. Once the kernel has bound
+  its sockets, and before any student code can run, it pins them (``KernelSockets``), and its
+  client (``SandboxKernelClient``) connects through those descriptors, never by a path the kernel
+  could change; it never removes the kernel's files by path either (the sandbox's tmpfs goes with it);
 * ``GradingClient.output``: every output, errors included, counts toward the per-cell cap; what is
   past it is dropped (an error keeps its name and the start of its message: it decides the grade);
 * the ``on_cell_execute`` / ``on_cell_executed`` hooks: a watchdog for the cell that is running. At
@@ -21,14 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import psutil
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
@@ -39,10 +45,11 @@ from torchcourse.record import MIME as RECORD_MIME
 
 from . import sandbox
 from .limits import Limits
-from .sandbox import SandboxConfig
+from .sandbox import KernelPaths, SandboxConfig
 
 INTERRUPT_GRACE_S = 10     # a cell gets this long to stop after the interrupt, then it is killed
 WATCH_EVERY_S = 0.25
+SOCKET_POLL_S = 0.05       # how often to look for the kernel's sockets while it starts
 ERROR_KEPT_CHARS = 2000    # of an error's message, once the cell's output cap is reached
 
 
@@ -64,45 +71,115 @@ class Outcome:
     what: str = ""              # for "limits": which limit, in words
 
 
+CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
+
+
+class KernelSockets:
+    """Descriptors of the kernel's five sockets, opened once they exist and before any student code
+    has run, through the kernel's own root and without following links (``sandbox.open_kernel_socket``).
+    ZMQ connects (and reconnects) to ``/proc/self/fd/N``: always that inode, whatever is later
+    put at the path."""
+
+    def __init__(self):
+        self.fds: dict[str, int] = {}
+
+    def url(self, channel: str) -> str:
+        return f"ipc:///proc/self/fd/{self.fds[channel]}"
+
+    async def pin(self, km: "SandboxKernelManager", timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.fds) < len(CHANNELS):
+            pid = km.kernel_side_pid()
+            for channel in CHANNELS:
+                if channel in self.fds or pid is None:
+                    continue
+                path = Path(f"{km.ip}-{getattr(km, f'{channel}_port')}")
+                try:
+                    self.fds[channel] = sandbox.open_kernel_socket(pid, path)
+                except FileNotFoundError:
+                    pass
+            if len(self.fds) == len(CHANNELS):
+                return
+            if time.monotonic() > deadline or not await km.is_alive():
+                raise RuntimeError(f"the kernel bound {len(self.fds)} of its {len(CHANNELS)} sockets")
+            await asyncio.sleep(SOCKET_POLL_S)
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+
+
+class SandboxKernelClient(AsyncKernelClient):
+    """jupyter_client's client, connecting through the pinned descriptors."""
+    sockets: KernelSockets | None = None
+
+    def _make_url(self, channel: str) -> str:
+        return self.sockets.url(channel)
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """jupyter_client's manager, with the kernel command run inside the sandbox."""
 
-    def configure(self, workdir: Path, cwd: Path, limits: Limits, config: SandboxConfig) -> None:
-        self.workdir, self.cwd, self.limits, self.sandbox_config = workdir, cwd, limits, config
-        home = workdir / "home"
-        home.mkdir(exist_ok=True)
-        (workdir / "kernel").mkdir(exist_ok=True)
-        self.kernel_env = sandbox.kernel_env(home)
-        self.transport, self.ip = "ipc", str(workdir / "kernel" / "s")
-        self.connection_file = str(workdir / "kernel" / "connection.json")
+    def configure(self, paths: KernelPaths, limits: Limits, config: SandboxConfig) -> None:
+        self.paths, self.limits, self.sandbox_config = paths, limits, config
+        sandbox.prepare_life(paths, config)
+        self.kernel_env = sandbox.kernel_env(paths.home)
+        # the kernel binds its sockets at <ip>-<port> in its own scratch; the grader reaches them
+        # through KernelSockets, never by this path
+        self.transport, self.ip = "ipc", str(paths.sockets / "k")
+        self.connection_file = str(paths.connection_host)
+        self.sockets = KernelSockets()
         self._kernel_spec = KernelSpec(
             # nbclient adds --HistoryManager.hist_file=:memory: (no history database in the sandbox)
-            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", str(paths.connection),
                   "--IPKernelApp.parent_handle=0"],
             display_name="Python 3 (grader sandbox)", language="python", interrupt_mode="message",
             env={})
 
     def format_kernel_cmd(self, extra_arguments=None):
-        # called once the connection file is written: the kernel's uid must be able to read it
-        sandbox.prepare_workdir(self.workdir, self.sandbox_config)
+        # called once the connection file is written: the kernel's uid reads it through a
+        # read-only bind (it holds the key only this kernel uses)
+        os.chmod(self.connection_file, 0o644)
         command = super().format_kernel_cmd(extra_arguments)
-        return sandbox.wrap(command, self.workdir, self.cwd, self.limits, self.sandbox_config,
-                            self.kernel_env)
+        return sandbox.wrap(command, self.paths, self.limits, self.sandbox_config, self.kernel_env)
+
+    def client(self, **kwargs):
+        kc = super().client(**kwargs)
+        kc.sockets = self.sockets
+        return kc
+
+    def cleanup_ipc_files(self) -> None:
+        """Nothing to remove: the sockets live in the sandbox's tmpfs (and a path there is the
+        kernel's to change: the grader never removes by it)."""
 
     def sandbox_pid(self) -> int | None:
         process = getattr(self.provisioner, "process", None)
         return getattr(process, "pid", None)
 
+    def kernel_side_pid(self) -> int | None:
+        """A process that sees the kernel's file system: inside the sandbox (bwrap's child), or the
+        kernel itself without one."""
+        pid = self.sandbox_pid()
+        if pid is None or not self.sandbox_config.enabled:
+            return pid
+        try:
+            children = psutil.Process(pid).children()
+        except psutil.Error:
+            return None
+        return children[0].pid if children else None
+
 
 class GradingClient(NotebookClient):
     """nbclient's executor for one kernel life of one submission (see the module's docstring)."""
 
-    def __init__(self, nb, workdir: Path, cwd: Path, limits: Limits, config: SandboxConfig, **kw):
+    def __init__(self, nb, paths: KernelPaths, limits: Limits, config: SandboxConfig, **kw):
         super().__init__(nb, timeout=None, allow_errors=True, coalesce_streams=False,
                          startup_timeout=int(limits.startup_timeout), raise_on_iopub_timeout=False,
                          iopub_timeout=2, record_timing=False, shutdown_kernel="immediate",
                          on_cell_execute=self._watch, on_cell_executed=self._unwatch, **kw)
-        self.workdir, self.cwd, self.limits, self.sandbox_config = workdir, cwd, limits, config
+        self.paths, self.limits, self.sandbox_config = paths, limits, config
+        self.log_file = None
         self.cell_timeout = limits.cell_timeout
         self._watchdog: asyncio.Task | None = None
         self._verdict: Outcome | None = None
@@ -111,31 +188,35 @@ class GradingClient(NotebookClient):
     # ------------------------------------------------------------------ kernel life
 
     def create_kernel_manager(self) -> SandboxKernelManager:
-        self.km = SandboxKernelManager()
-        self.km.configure(self.workdir, self.cwd, self.limits, self.sandbox_config)
+        self.km = SandboxKernelManager(client_class="course_tools.grading.kernel.SandboxKernelClient")
+        self.km.configure(self.paths, self.limits, self.sandbox_config)
         return self.km
 
     def start(self) -> None:
         """Start the kernel in the sandbox and wait until it answers; KernelFailed if it does not."""
-        self.log_file = open(self.workdir / "kernel.log", "wb")
+        self.log_file = tempfile.TemporaryFile()   # no path: nothing to plant a link at
         self.create_kernel_manager()
         try:
             self.start_new_kernel(stdout=self.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            run_sync(self.km.sockets.pin)(self.km, self.limits.startup_timeout)
             self.start_new_kernel_client()
         except Exception as error:
             raise KernelFailed(f"the kernel did not start ({type(error).__name__})", self._log_tail()) from None
 
     def stop(self) -> None:
         """Kill the sandbox and release sockets and files; safe to call at any point."""
-        if self.km is not None:
+        km = self.km
+        if km is not None:
             self._kill_sandbox()
             try:
-                self._cleanup_kernel()
+                self._cleanup_kernel()   # nbclient's: it also drops self.km
             except Exception:
                 pass
+            km.sockets.close()
         self.km = self.kc = None
-        if getattr(self, "log_file", None) is not None:
+        if self.log_file is not None:
             self.log_file.close()
+            self.log_file = None
 
     def alive(self) -> bool:
         return run_sync(self._alive)()
@@ -148,8 +229,10 @@ class GradingClient(NotebookClient):
 
     def _log_tail(self) -> str:
         try:
-            return (self.workdir / "kernel.log").read_bytes()[-1500:].decode(errors="replace")
-        except OSError:
+            self.log_file.seek(0, os.SEEK_END)
+            self.log_file.seek(max(self.log_file.tell() - 1500, 0))
+            return self.log_file.read().decode(errors="replace")
+        except (OSError, AttributeError, ValueError):
             return ""
 
     def _kill_sandbox(self) -> None:

@@ -22,6 +22,7 @@ class Limits:
     processes: int = 256               # tasks (processes + threads) of the sandbox uid
     file_size: int = 256 << 20         # largest file the kernel may write
     tmp_size: int = 256 << 20          # /tmp and /dev/shm (tmpfs) size each
+    scratch_size: int = 512 << 20      # the kernel's home, working folder and sockets (a tmpfs)
     output_per_cell: int = 1 << 20     # bytes of output kept per cell, errors included
     output_per_notebook: int = 8 << 20
     records_per_cell: int = 16 << 20   # bytes of values one hidden run may record (torchcourse.record)

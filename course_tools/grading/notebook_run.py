@@ -15,8 +15,11 @@ Two phases in one kernel life, so that feedback cannot leak hidden tests, by con
    notebook itself (the kernel contributes only a line number).
 
 A kernel that dies (``os._exit``, a crash, a limit) or a cell that ignores the interrupt at its
-time limit costs that cell only: the kernel is started afresh (with a fresh home) and the notebook
-replayed without the cell, up to ``Limits.restarts`` times within the notebook's time limit. Around
+time limit costs that cell only: the kernel is started afresh and the notebook replayed without the
+cell. Every kernel life is a new sandbox whose only writable places are its own tmpfs mounts
+(``sandbox``), with the files staged afresh into a new folder of the grader's: nothing an earlier
+life wrote, hidden tests included, can reach a later one, by construction. At most
+``Limits.restarts`` restarts, within the notebook's time limit. Around
 every test cell the tamper guard compares the kernel with its baseline; tampering zeroes the test
 cells it could have affected.
 """
@@ -26,6 +29,7 @@ import copy
 import json
 import re
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -36,12 +40,16 @@ from . import guard, records
 from .kernel import GradingClient, KernelFailed, Outcome
 from .model import CellScore, NotebookSpec
 from .limits import Limits
-from .sandbox import SandboxConfig
+from .sandbox import KernelPaths, SandboxConfig
 from .source_analysis import HIDDEN_BEGIN, HIDDEN_END, split_hidden, strip_hidden
 
 # What tests rely on, imported before any student code; then the notebook's folder joins sys.path
 # last, so that a student's helper module imports but never shadows an installed one.
-PRELOAD = ("import torch, numpy, torchcourse.checks, torchcourse.devices, torchcourse.record\n"
+# The staged files (the notebook, the assignment's and the student's files) are copied from the
+# grader's read-only folder into the kernel's own working folder first: written by this life, for it.
+PRELOAD = ("import os as __os, shutil as __sh\nfor __e in __os.scandir({stage!r}):\n"
+           "    (__sh.copytree if __e.is_dir() else __sh.copy)(__e.path, __e.name)\ndel __os, __sh, __e\n"
+           "import torch, numpy, torchcourse.checks, torchcourse.devices, torchcourse.record\n"
            "torchcourse.devices.pretend_cuda_from_environment()\ntorchcourse.record.enable()\n"
            "import os as __os, sys as __sys\n__sys.path.append(__os.getcwd())\ndel __os, __sys\n")
 
@@ -124,20 +132,22 @@ def note_output(text: str):
 
 
 class NotebookGrader:
-    """Grades one notebook: ``NotebookGrader(nb, spec, workdir, cwd, limits, config, stage).run()``.
+    """Grades one notebook: ``NotebookGrader(nb, spec, workdir, limits, config, stage).run()``.
 
-    ``nb`` is the sanitized submission (its test cells whole); ``stage(cwd, visible_notebook)``
-    puts the files the kernel may see into its folder, afresh for every kernel life. After ``run``,
+    ``nb`` is the sanitized submission (its test cells whole); ``workdir`` a folder of the
+    grader's own (no kernel can write there) that holds one new folder per kernel life;
+    ``stage(folder, visible_notebook)`` puts the files the kernel may see into ``folder``, afresh for
+    every kernel life, and the kernel copies them into its working folder. After ``run``,
     ``feedback`` is the visible run (the only thing feedback may show), ``nb`` the whole run with
     the hidden runs appended (for instructors), ``cells`` the scores; ``notes``, ``flags`` and
     ``tampered`` say what happened.
     """
 
-    def __init__(self, nb, spec: NotebookSpec, workdir: Path, cwd: Path, limits: Limits,
+    def __init__(self, nb, spec: NotebookSpec, workdir: Path, limits: Limits,
                  config: SandboxConfig, stage: Callable[[Path, object], None], seed: int = 0):
         self.visible_count = len(nb.cells)
         self.nb, self.hidden_of = two_phases(nb)
-        self.spec, self.workdir, self.cwd, self.stage = spec, workdir, cwd, stage
+        self.spec, self.workdir, self.stage = spec, workdir, stage
         self.limits, self.config, self.seed = limits, config, seed
         self.code_cells = [i for i, c in enumerate(self.nb.cells) if c.cell_type == "code"]
         self.grade_ids = {i: self.nb.cells[i].metadata["nbgrader"]["grade_id"]
@@ -195,20 +205,17 @@ class NotebookGrader:
 
     def _attempt(self) -> bool:
         """One kernel life over the notebook; True when it must be replayed."""
-        # a restarted kernel starts from a clean home and folder: nothing an earlier life wrote
-        # (an IPython startup file, hidden tests it saw) reaches the next one's visible run
-        for folder in (self.workdir / "home", self.cwd):
-            shutil.rmtree(folder, ignore_errors=True)
-        self.cwd.mkdir()
         staged = self.feedback
         for cell in staged.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
-        self.stage(self.cwd, staged)
-        client = GradingClient(self.nb, self.workdir, self.cwd, self.limits, self.config)
+        paths = KernelPaths.for_life(Path(tempfile.mkdtemp(prefix="life-", dir=self.workdir)), self.config)
+        paths.stage_host.mkdir()
+        self.stage(paths.stage_host, staged)
+        client = GradingClient(self.nb, paths, self.limits, self.config)
         try:
             client.start()
-            client.run_code(PRELOAD, self.limits.startup_timeout, silent=True)
+            client.run_code(PRELOAD.format(stage=str(paths.stage)), self.limits.startup_timeout, silent=True)
             self.guard = guard.Guard(client, self.spec)
             if not self.guard.take_baseline():
                 raise KernelFailed("the grader's integrity baseline could not be taken")
@@ -226,6 +233,9 @@ class NotebookGrader:
             return False
         finally:
             client.stop()
+            # fd-based and never following a link (shutil's rmtree on Linux); sandboxed, the
+            # kernel could not write here anyway
+            shutil.rmtree(paths.life, ignore_errors=True)
 
     def _run_cells(self, client: GradingClient) -> bool:
         self.stopped = {}

@@ -1,4 +1,4 @@
-"""The sandbox a submission's Jupyter kernel runs in.
+"""The sandbox a submission's Jupyter kernel runs in, one sandbox per kernel life.
 
 The kernel is started as
 
@@ -6,23 +6,38 @@ The kernel is started as
 
 * bubblewrap gives it new PID, network, IPC and UTS namespaces and a root file system made only of
   read-only binds of what a kernel needs (the system's /usr and /etc, the Python installation,
-  the virtual environment, the course's helper package, the data folder) and a writable bind of
-  the submission's own scratch folder. ``source/``, the gradebook, other submissions and the
-  grader's output folder are simply not there. The network namespace has only its own loopback,
-  so the kernel talks to the grader over Unix sockets (ZMQ ``ipc`` transport) in the scratch folder.
+  the virtual environment, the course's helper package, the data folder). ``source/``, the
+  gradebook, other submissions and the grader's output folder are simply not there. The network
+  namespace has only its own loopback, so the kernel talks to the grader over Unix sockets (ZMQ
+  ``ipc`` transport).
+* **Nothing the kernel can write is on the host.** Everything writable in the sandbox is a tmpfs that
+  bubblewrap mounts for this sandbox alone and that dies with it: ``/grading`` (the kernel's home,
+  its working folder and its sockets, bounded by ``Limits.scratch_size``), ``/tmp`` and ``/dev/shm``.
+  So every kernel life starts from a scratch area that no earlier life wrote, by construction, and
+  a full disk is only the kernel's own problem. What the grader hands in (the connection file, the
+  staged notebook and files) comes from a folder of the grader's that is bound read-only; the
+  grader's preload copies the staged files into the working folder, before any student code runs.
+* The grader never opens a path the kernel could have written: it reaches the kernel's sockets by
+  descriptors opened while only the kernel's start-up code had run (``KernelSockets``), component by
+  component without following links, and connects through ``/proc/self/fd/N``, which names that
+  inode whatever the kernel later does to the path. Its log is an anonymous file.
 * When the grader runs as root (CI, a grading server), bwrap runs privileged and ``setpriv`` drops
   the kernel to an unprivileged uid of its own (one per worker process, so that graders running
-  side by side never share one), with no capabilities and
-  ``no_new_privs``: the per-user process limit then counts only that kernel's processes. Otherwise
-  bwrap runs in a user namespace as the calling user.
+  side by side never share one), with no capabilities and ``no_new_privs``: the per-user process
+  limit then counts only that kernel's processes. Otherwise bwrap runs in a user namespace as the
+  calling user.
 * Resource limits: RLIMIT_NPROC (fork bombs), RLIMIT_DATA (memory per process), RLIMIT_FSIZE (file
-  size), RLIMIT_NOFILE, RLIMIT_CORE=0, a size-limited /tmp and /dev/shm. The grader also watches
-  the sandbox's process tree (count and total resident memory) and kills it past the limits.
+  size), RLIMIT_NOFILE, RLIMIT_CORE=0, size-limited tmpfs mounts. The grader also watches the
+  sandbox's process tree (count and total resident memory) and kills it past the limits.
+
+``--no-sandbox`` (trusted notebooks only) runs the kernel on the host with the same folder layout
+inside the kernel life's own folder.
 """
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -105,6 +120,53 @@ def _ancestors(path: Path) -> list[Path]:
     return [p for p in reversed(path.parents) if p != Path("/")]
 
 
+# Inside the sandbox: one tmpfs holding the kernel's home, working folder and sockets.
+INSIDE = Path("/grading")
+
+
+@dataclass(frozen=True)
+class KernelPaths:
+    """Where one kernel life's files are, as the kernel sees them (``kernel``) and, for what the
+    grader hands in, on the host (``life``: the grader's folder for this life, never writable by
+    the kernel when sandboxed)."""
+    life: Path        # host: the grader's folder for this kernel life
+    root: Path        # kernel: the scratch root (a tmpfs in the sandbox)
+
+    @classmethod
+    def for_life(cls, life: Path, config: "SandboxConfig") -> "KernelPaths":
+        return cls(life=life, root=INSIDE if config.enabled else life / "scratch")
+
+    # what the grader writes, read-only for the kernel
+    @property
+    def connection_host(self) -> Path:
+        return self.life / "connection.json"
+
+    @property
+    def stage_host(self) -> Path:
+        return self.life / "stage"
+
+    # what the kernel sees
+    @property
+    def connection(self) -> Path:
+        return self.root / "connection.json" if self.root == INSIDE else self.connection_host
+
+    @property
+    def stage(self) -> Path:
+        return self.root / "stage" if self.root == INSIDE else self.stage_host
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def sockets(self) -> Path:
+        return self.root / "kernel"
+
+
 def kernel_env(home: Path) -> dict[str, str]:
     env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
@@ -135,14 +197,22 @@ def kernel_env(home: Path) -> dict[str, str]:
     return env
 
 
-def wrap(command: list[str], workdir: Path, cwd: Path, limits: Limits, config: SandboxConfig,
+def prepare_life(paths: KernelPaths, config: "SandboxConfig") -> None:
+    """The kernel's folders, without the sandbox: inside the life's own folder. Sandboxed, they are
+    in a tmpfs that bubblewrap makes."""
+    if not config.enabled:
+        for folder in (paths.home, paths.work, paths.sockets):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def wrap(command: list[str], paths: KernelPaths, limits: Limits, config: SandboxConfig,
          env: dict[str, str]) -> list[str]:
-    """The argv that runs ``command`` in the sandbox, ``workdir`` (containing ``cwd``) writable."""
+    """The argv that runs ``command`` in the sandbox, in ``paths.work``."""
     rl = ["prlimit", f"--nproc={limits.processes}", f"--data={limits.memory}",
           f"--fsize={limits.file_size}", "--nofile=1024", "--core=0", "--"]
     if not config.enabled:
         envs = [f"{k}={v}" for k, v in env.items()]
-        return rl + ["env", "-i", *envs, *command]
+        return rl + ["env", "-i", f"--chdir={paths.work}", *envs, *command]
     argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
             "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "grader",
             "--clearenv"]
@@ -155,36 +225,65 @@ def wrap(command: list[str], workdir: Path, cwd: Path, limits: Limits, config: S
             argv += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             argv += ["--ro-bind", str(p), str(p)]
+    # every writable place is a tmpfs of this sandbox's own (0777: the kernel's uid is the only
+    # user inside, and bubblewrap makes them as root)
     argv += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(limits.tmp_size), "--tmpfs", "/tmp",
-             "--size", str(limits.tmp_size), "--tmpfs", "/dev/shm"]
-    made: set[Path] = {Path("/usr"), Path("/etc"), Path("/tmp"), Path("/dev"), Path("/proc")}
-    binds = [(p, "--ro-bind") for p in readable_paths()] + [(workdir, "--bind")]
-    for path, how in binds:
+             "--size", str(limits.tmp_size), "--perms", "01777", "--tmpfs", "/tmp",
+             "--size", str(limits.tmp_size), "--perms", "01777", "--tmpfs", "/dev/shm",
+             "--size", str(limits.scratch_size), "--perms", "0755", "--tmpfs", str(paths.root)]
+    for folder in (paths.home, paths.work, paths.sockets):
+        argv += ["--perms", "0777", "--dir", str(folder)]
+    argv += ["--ro-bind", str(paths.connection_host), str(paths.connection),
+             "--ro-bind", str(paths.stage_host), str(paths.stage)]
+    made: set[Path] = {Path("/usr"), Path("/etc"), Path("/tmp"), Path("/dev"), Path("/proc"), paths.root}
+    for path in readable_paths():
         for parent in _ancestors(path):
             if parent not in made:
                 argv += ["--perms", "0755", "--dir", str(parent)]
                 made.add(parent)
-        argv += [how, str(path), str(path)]
+        argv += ["--ro-bind", str(path), str(path)]
         made.add(path)
     for dev in sorted(Path("/dev").glob("nvidia*")):  # a CUDA GPU, when there is one
         argv += ["--dev-bind-try", str(dev), str(dev)]
     for key, value in env.items():
         argv += ["--setenv", key, value]
-    argv += ["--chdir", str(cwd), "--"]
+    argv += ["--chdir", str(paths.work), "--"]
     if config.as_root:
         argv += ["setpriv", f"--reuid={config.uid}", f"--regid={config.uid}", "--clear-groups",
                  "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
     return rl + argv + list(command)
 
 
-def prepare_workdir(workdir: Path, config: SandboxConfig) -> None:
-    """Make the scratch folder the kernel's own (its uid when the grader is root)."""
-    if config.enabled and config.as_root:
-        for dirpath, dirnames, filenames in os.walk(workdir):
-            os.chown(dirpath, config.uid, config.uid)
-            for name in filenames:
-                os.chown(os.path.join(dirpath, name), config.uid, config.uid, follow_symlinks=False)
+def open_beneath(root_fd: int, relative: Path) -> int:
+    """An ``O_PATH`` descriptor of ``relative`` under the directory ``root_fd``, every component
+    opened without following a link (a link planted by the kernel is an error, never followed)."""
+    fd = os.dup(root_fd)
+    try:
+        for part in relative.parts:
+            if part in ("", ".", "..", "/"):
+                raise PermissionError(f"unexpected path component {part!r} in {relative}")
+            child = os.open(part, os.O_PATH | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_kernel_socket(process_pid: int, path: Path) -> int:
+    """An ``O_PATH`` descriptor of the Unix socket the kernel bound at ``path`` (as the kernel
+    sees it), reached through the kernel's own root (``/proc/PID/root``) without following any
+    link in the kernel's file system; ``FileNotFoundError`` until it exists."""
+    root = os.open(f"/proc/{process_pid}/root", os.O_PATH | os.O_DIRECTORY)
+    try:
+        fd = open_beneath(root, path.relative_to("/"))
+    finally:
+        os.close(root)
+    if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise PermissionError(f"{path} is not a socket")
+    return fd
 
 
 def usage(root_pid: int) -> tuple[int, int]:

@@ -120,18 +120,17 @@ def _student_sources(nb, nb_spec) -> list[str]:
 
 
 def _run_in_sandbox(task, spec, nb_spec, nb, limits: Limits, config: SandboxConfig, seed: int) -> NotebookGrader:
-    """Run the notebook in a scratch folder of its own, staged afresh for every kernel life."""
-    # short: the kernel's Unix sockets live in it (a socket path has at most 107 bytes); named after
-    # the grader's pid, so that the next run can remove what a killed one left
+    """Run the notebook with a folder of the grader's own (no kernel can write to it), staged
+    afresh for every kernel life."""
+    # named after the grader's pid, so that the next run can remove what a killed one left
     workdir = Path(tempfile.mkdtemp(prefix=f"tcg-{os.environ.get('TORCHCOURSE_GRADER_PID', os.getpid())}-"))
-    os.chmod(workdir, 0o755)
 
-    def stage(cwd: Path, visible) -> None:
-        _stage(task, spec, cwd)
-        nbformat.write(visible, cwd / f"{nb_spec.name}.ipynb")
+    def stage(folder: Path, visible) -> None:
+        _stage(task, spec, folder)
+        nbformat.write(visible, folder / f"{nb_spec.name}.ipynb")
 
     try:
-        runner = NotebookGrader(nb, nb_spec, workdir, workdir / "work", limits, config, stage, seed)
+        runner = NotebookGrader(nb, nb_spec, workdir, limits, config, stage, seed)
         runner.run()
         return runner
     finally:

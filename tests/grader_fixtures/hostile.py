@@ -164,6 +164,71 @@ LEAK_REPLAY_WRITE = (
     "    return 2 * x\n")
 
 
+# Links planted where the grader keeps, or kept, its own files (the folder above the working one:
+# kernel.log, the connection file, the sockets), pointing at host files; a later cell kills the
+# kernel, so that the grader starts another life and would open them again (the replay plants and
+# prints them again). Hard links too, where possible.
+VICTIMS = ("victim-existing.txt", "victim-new.txt")
+
+
+def plant_links(victims: dict[str, str]) -> str:
+    return (
+        "import os, sys, glob\n"
+        f"_existing, _new = {victims['existing']!r}, {victims['new']!r}\n"
+        "_planted = []\n"
+        "_targets = ['../kernel.log', '../connection.json', '../kernel/connection.json', '../kernel.lock']\n"
+        "_targets += glob.glob('../kernel/*') + glob.glob('/grading/kernel/*') + glob.glob('../*')\n"
+        "for _k, _t in enumerate(dict.fromkeys(_targets)):\n"
+        "    for _how in ('symlink', 'link'):\n"
+        "        try:\n"
+        "            if os.path.lexists(_t) and not os.path.isdir(_t):\n"
+        "                os.remove(_t)\n"
+        "            getattr(os, _how)(_existing if _k % 2 else _new, _t)\n"
+        "            _planted.append((_how, _t))\n"
+        "            break\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "print('PLANTED', _planted)\n"
+        "os.write(sys.stdout._original_stdstream_copy, b'PWNED-BY-THE-KERNEL\\n')\n")
+
+
+# A hidden run writes what it saw (and the right answer) wherever it can, then dies; the replay's
+# first cell looks for it everywhere and, if found, shows it and switches to the right answer.
+_CARRY_PLACES = ("['.', '..', '../kernel', '../home', os.path.expanduser('~'), '/tmp', '/dev/shm', "
+                 "'/grading', '/grading/kernel', '/grading/home']")
+CARRY_WRITE = (
+    "def mean_of(xs):\n    import os\n" + _HISTORY +
+    "    if 'HIDDEN_' + 'SECRET' in text:\n"
+    f"        for folder in {_CARRY_PLACES}:\n"
+    "            try:\n"
+    "                open(os.path.join(folder, 'carry.txt'), 'w').write(text)\n"
+    "            except OSError:\n"
+    "                pass\n"
+    "        os._exit(0)\n"
+    "    return float(sum(xs) / len(xs))\n")
+CARRY_READ = (
+    "import os\n"
+    f"for _folder in {_CARRY_PLACES}:\n"
+    "    _p = os.path.join(_folder, 'carry.txt')\n"
+    "    if os.path.exists(_p):\n"
+    "        print('CARR' + 'IED', open(_p).read())\n"
+    "        def double(x):\n"
+    "            return 2 * x\n")
+
+# Fills every writable place it can find, 8 MiB a file.
+DISK_FILL = (
+    "import os\n_total = 0\n"
+    "for _folder in ('.', os.path.expanduser('~'), '/tmp', '/dev/shm', '..'):\n"
+    "    for _k in range(250):\n"
+    "        try:\n"
+    "            with open(os.path.join(_folder, f'fill{_k}.bin'), 'wb') as _f:\n"
+    "                _f.write(b'x' * (8 << 20))\n"
+    "            _total += 8\n"
+    "        except OSError:\n"
+    "            break\n"
+    "print('FILLED', _total, 'MiB')\n")
+
+
 def _nb_without(grade_id):
     nb = toy.submission()
     nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id]
@@ -198,9 +263,10 @@ def _nb_rename_id(grade_id, new):
     return nb
 
 
-def cases(paths: dict[str, str]) -> dict[str, tuple]:
+def cases(paths: dict[str, str], victims: dict[str, str] | None = None) -> dict[str, tuple]:
     """``paths``: absolute paths hostile code tries to reach (source notebook, gradebook, another
-    student's submission)."""
+    student's submission); ``victims``: host files links planted by the kernel point at."""
+    victims = victims or {"existing": "/nonexistent/a", "new": "/nonexistent/b"}
     end = lambda *src: toy.submission(extra=list(src))  # noqa: E731
     snoop = (
         "import os\nresults = {}\n"
@@ -299,6 +365,15 @@ def cases(paths: dict[str, str]) -> dict[str, tuple]:
         "leak_thread": (toy.submission({"double": LEAK_THREAD_DOUBLE}, before_tests=LEAK_THREAD), dict(score=4)),
         "leak_replay": (toy.submission({"double": LEAK_REPLAY_WRITE}, before_tests=LEAK_REPLAY_READ),
                         dict(score=2, notes=["kernel died"])),
+        # nothing of a kernel life outlives it: the stand-in for a right answer carried by a file
+        # from a hidden run to the replay is never found (double wrong: 0, mean_of died: 0, is_positive: 1)
+        "carry_replay": (toy.submission({"double": WRONG_DOUBLE, "mean_of": CARRY_WRITE}, before_tests=CARRY_READ),
+                         dict(score=1, notes=["kernel died"])),
+        # links planted for the grader to follow as root: it never does; the work is graded in full
+        "planted_links": (toy.submission(before_tests=plant_links(victims), extra=["import os\nos._exit(0)\n"]),
+                          dict(score=4, notes=["kernel died"])),
+        # the kernel's writable places are bounded, and the grader carries on
+        "disk_fill": (end(DISK_FILL), dict(score=4)),
         **{name: (toy.submission({"double": answer}, before_tests=setup),
                   UNSEEN[name] if name in UNSEEN else dict(score_at_most=2, tampered=True))
            for name, (answer, setup) in FORGERIES.items()},
@@ -340,8 +415,10 @@ def build(root: Path) -> dict[str, dict]:
     paths = {"source": str(root / "source" / "toy" / "toy.ipynb"),
              "gradebook": str(root / "out" / "gradebook.db"),
              "other student": str(subs / "good" / "toy.ipynb")}
+    victims = {"existing": str(root / VICTIMS[0]), "new": str(root / VICTIMS[1])}
+    (root / VICTIMS[0]).write_text("intact\n")
     expectations = {}
-    for student, (content, expect) in cases(paths).items():
+    for student, (content, expect) in cases(paths, victims).items():
         folder = subs / student
         folder.mkdir(parents=True, exist_ok=True)
         if content == "RENAMED":
@@ -368,4 +445,5 @@ def build(root: Path) -> dict[str, dict]:
 
 def protected_files(root: Path) -> dict[str, bytes]:
     root = Path(root)
-    return {p: p.read_bytes() for p in [root / "source" / "toy" / "toy.ipynb", root / "subs" / "good" / "toy.ipynb"]}
+    return {p: p.read_bytes() for p in [root / "source" / "toy" / "toy.ipynb", root / "subs" / "good" / "toy.ipynb",
+                                        root / VICTIMS[0]]}
