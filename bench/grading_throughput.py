@@ -7,7 +7,8 @@ hand them in) on this machine, end to end as an instructor runs them (set-up inc
 course's nbgrader settings and OMP_NUM_THREADS=1 for both, so the comparison is about the grader,
 not about thread oversubscription. Prints submissions per minute for each and the ratio (the course grader timed twice: with a
 new version of the assignment, whose reference it makes first, and with the reference kept), and
-checks that both gave the same scores. Heavy: run it on an otherwise idle machine.
+checks that both gave the same scores; for the course grader, also the median time of each stage
+of one submission (``./course grade --timings``). Heavy: run it on an otherwise idle machine.
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def main() -> int:
         for run, out in (("new version", "cold"), ("reference kept", "ours")):
             t = time.monotonic()
             proc = subprocess.run([sys.executable, "-m", "course_tools", "grade", str(subs), "-a", args.assignment,
-                                   "-o", str(work / out), "-j", str(args.jobs), "--quiet"],
+                                   "-o", str(work / out), "-j", str(args.jobs), "--quiet", "--timings"],
                                   cwd=ROOT, capture_output=True, text=True, env=env)
             ours = time.monotonic() - t
             if proc.returncode != 0:
@@ -71,6 +72,8 @@ def main() -> int:
                 return 1
             print(f"course grader -j {args.jobs} ({run}): {ours:7.1f} s  {60 * args.n / ours:6.2f} submissions/min",
                   flush=True)
+            # where one submission's time goes (medians), as the grader measured it
+            print(proc.stdout[proc.stdout.index("median seconds per submission"):].rstrip(), flush=True)
         with open(work / "ours" / "grades.csv") as f:
             our_totals = {r["student"]: float(r["score"]) for r in csv.DictReader(f)}
         if stock is not None:

@@ -71,6 +71,8 @@ def parse_args(argv=None, defaults: Limits | None = None):
     p.add_argument("--no-sandbox", action="store_true",
                    help="run kernels without bubblewrap (resource limits only): for trusted code only")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--timings", action="store_true",
+                   help="at the end, the median seconds of each stage of a submission (sandbox, imports, runs, ...)")
     return p.parse_args(argv)
 
 
@@ -178,6 +180,8 @@ def _grade(args, names, source, out, scratch, db_url, limits, enabled, log, rost
           f"were graded, {batch.graded_here} graded now"
           + (f", {batch.by_other} by another grader" if batch.by_other else ""))
     print(f"\ngrades: {out / 'grades.csv'}\nfeedback: {out / 'feedback'}/<student>/<assignment>.html")
+    if args.timings and batch.stages:
+        print("\n" + report.stage_table(batch.stages))
     return 0
 
 

@@ -4,7 +4,38 @@ Plain dataclasses, picklable, so that the orchestrator can hand them to worker p
 """
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+
+class Stage(str, Enum):
+    """The stages of grading one submission, as the throughput benchmark reports them."""
+    START = "sandbox and kernel start"
+    PRELOAD = "imports (torch) and baseline"
+    VISIBLE = "visible run"
+    HIDDEN = "hidden run"
+    PROBE = "tamper probe"
+    COMPARE = "record comparison"
+    FEEDBACK = "feedback page"
+    GRADEBOOK = "gradebook write"
+
+
+class Stages(dict):
+    """Seconds spent per ``Stage`` (its value as the key, so it travels as plain JSON)."""
+
+    @contextmanager
+    def timed(self, stage: Stage):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[stage.value] = self.get(stage.value, 0.0) + time.perf_counter() - started
+
+    def add(self, other: dict) -> None:
+        for name, seconds in other.items():
+            self[name] = self.get(name, 0.0) + seconds
 
 
 @dataclass
@@ -75,6 +106,7 @@ class Result:
     seconds: float
     feedback: dict[str, str] = field(default_factory=dict)  # stem -> the visible run (the page shows only this)
     records: dict[str, dict] = field(default_factory=dict)   # stem -> grade_id -> records (reference runs only)
+    stages: dict[str, float] = field(default_factory=dict)   # Stage value -> seconds
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -38,7 +38,7 @@ import nbformat
 
 from . import guard, records
 from .kernel import GradingClient, KernelFailed, Outcome
-from .model import CellScore, NotebookSpec
+from .model import CellScore, NotebookSpec, Stage, Stages
 from .limits import Limits
 from .sandbox import KernelPaths, SandboxConfig
 from .source_analysis import HIDDEN_BEGIN, HIDDEN_END, split_hidden, strip_hidden
@@ -161,6 +161,7 @@ class NotebookGrader:
         self.stopped: dict[int, str] = {}    # cell index -> why the grader stopped it (time limits)
         self.records: dict[int, list[dict]] = {}   # hidden run's cell index -> what it recorded
         self.restarts = 0
+        self.stages = Stages()               # where the time went (the benchmark's breakdown)
         self.deadline = time.monotonic() + limits.notebook_timeout
         self.out_of_time_at: int | None = None
         self._reset_tamper()
@@ -214,11 +215,13 @@ class NotebookGrader:
         self.stage(paths.stage_host, staged)
         client = GradingClient(self.nb, paths, self.limits, self.config)
         try:
-            client.start()
-            client.run_code(PRELOAD.format(stage=str(paths.stage)), self.limits.startup_timeout, silent=True)
-            self.guard = guard.Guard(client, self.spec)
-            if not self.guard.take_baseline():
-                raise KernelFailed("the grader's integrity baseline could not be taken")
+            with self.stages.timed(Stage.START):
+                client.start()
+            with self.stages.timed(Stage.PRELOAD):
+                client.run_code(PRELOAD.format(stage=str(paths.stage)), self.limits.startup_timeout, silent=True)
+                self.guard = guard.Guard(client, self.spec)
+                if not self.guard.take_baseline():
+                    raise KernelFailed("the grader's integrity baseline could not be taken")
             return self._run_cells(client)
         except KernelFailed as error:
             self.notes.append(str(error))
@@ -256,10 +259,11 @@ class NotebookGrader:
             if remaining <= 0:
                 self.out_of_time_at = i
                 return False
-            if i in self.hidden_of:
-                client.run_code(SEED_HIDDEN_RUN.format(self.seed), min(self.limits.cell_timeout, remaining),
-                                silent=True)
-            outcome = client.run_cell(i, min(self.limits.cell_timeout, remaining))
+            with self.stages.timed(Stage.HIDDEN if i in self.hidden_of else Stage.VISIBLE):
+                if i in self.hidden_of:
+                    client.run_code(SEED_HIDDEN_RUN.format(self.seed), min(self.limits.cell_timeout, remaining),
+                                    silent=True)
+                outcome = client.run_cell(i, min(self.limits.cell_timeout, remaining))
             cell = self.nb.cells[i]
             # records count only from a hidden run, and never stay in a notebook anybody reads
             cell.outputs, sent = records.take(cell.outputs)
@@ -276,9 +280,10 @@ class NotebookGrader:
                 return True
             if graded:
                 previous_test = i
-                if not self.tampered and not self.guard.canary_fails():
-                    self._tamper(i, ["a check that must fail did not report its failure "
-                                     "(exceptions are being suppressed)"])
+                with self.stages.timed(Stage.PROBE):
+                    if not self.tampered and not self.guard.canary_fails():
+                        self._tamper(i, ["a check that must fail did not report its failure "
+                                         "(exceptions are being suppressed)"])
         if not self.tampered and previous_test is not None and client.alive():
             self._guard_check(previous_test)
         return False
@@ -286,7 +291,8 @@ class NotebookGrader:
     # ------------------------------------------------------------------ what happened
 
     def _guard_check(self, blame: int) -> None:
-        found = self.guard.check()
+        with self.stages.timed(Stage.PROBE):
+            found = self.guard.check()
         if found:
             self._tamper(blame, found)
 
@@ -374,7 +380,8 @@ class NotebookGrader:
             want = self.spec.reference_records.get(gid)
             if not want:   # nothing to judge it by outside the kernel: no points (the reference refuses this)
                 return CellScore(gid, 0.0, maximum, "failed", "the grader has no reference for this test")
-            mismatch = records.compare(want, self.records.get(hidden, []))
+            with self.stages.timed(Stage.COMPARE):
+                mismatch = records.compare(want, self.records.get(hidden, []))
             if mismatch is not None:
                 run.outputs.append(note_output(f"recorded values: {mismatch.what}"))   # instructors' copy
                 return CellScore(gid, 0.0, maximum, "failed", visible or failing_case(run.source, mismatch.line))

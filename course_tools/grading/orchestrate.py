@@ -13,7 +13,7 @@ from pathlib import Path
 from ..files import write_atomic
 from . import report
 from .gradebook import Book
-from .model import AssignmentSpec, CellScore, Result, Task
+from .model import AssignmentSpec, CellScore, Result, Stage, Stages, Task
 from .pool import Pool
 
 RECHECK_S = 2   # how often tasks another grader holds are claimed again
@@ -26,6 +26,7 @@ class Batch:
         self.book, self.specs, self.out, self.lease = book, specs, out, lease
         self.quiet = quiet
         self.graded_here = self.by_other = 0
+        self.stages: dict[str, list[dict]] = {}   # assignment -> each graded submission's Stages
         self.pending: list[Task] = []
         self.waiting: list[Task] = []   # another grader holds their claims
         self.bar = None
@@ -78,6 +79,7 @@ class Batch:
 
     def _record(self, result: Result) -> None:
         save(result, self.specs[result.assignment], self.out, self.book)
+        self.stages.setdefault(result.assignment, []).append(result.stages)
         self.graded_here += 1
         self._advance()
         if self.bar is not None and result.flags:
@@ -94,7 +96,11 @@ def save(result: Result, spec: AssignmentSpec, out: Path, book: Book) -> None:
                          for nb in spec.notebooks for g, p in nb.grade_cells if g not in got]
     for name, text in result.notebooks.items():
         write_atomic(out / "autograded" / result.student / result.assignment / f"{name}.ipynb", text)
-    page = report.feedback_html(result, {nb.name: nb for nb in spec.notebooks},
-                                f"{result.assignment} - {result.student}")
-    write_atomic(out / "feedback" / result.student / f"{result.assignment}.html", page)
-    book.save(result, spec.fingerprint)
+    stages = Stages(result.stages)
+    with stages.timed(Stage.FEEDBACK):
+        page = report.feedback_html(result, {nb.name: nb for nb in spec.notebooks},
+                                    f"{result.assignment} - {result.student}")
+        write_atomic(out / "feedback" / result.student / f"{result.assignment}.html", page)
+    with stages.timed(Stage.GRADEBOOK):
+        book.save(result, spec.fingerprint)
+    result.stages = dict(stages)

@@ -149,3 +149,23 @@ def summary(rows: list[dict]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def stage_table(stages: dict[str, list[dict]]) -> str:
+    """A row per stage (``model.Stage``) and a column per assignment: the median seconds of that
+    stage over the assignment's submissions graded in this run, then the sum of the medians."""
+    import statistics
+
+    from .model import Stage
+
+    assignments = sorted(stages)
+    heads = [f"{a} ({len(stages[a])})" for a in assignments]
+    width = max(len(stage.value) for stage in Stage)
+    medians = {a: [statistics.median(run.get(stage.value, 0.0) for run in stages[a]) for stage in Stage]
+               for a in assignments}
+    lines = ["median seconds per submission".ljust(width) + "  " + "  ".join(heads)]
+    for k, stage in enumerate(Stage):
+        lines.append(stage.value.ljust(width) + "  " + "  ".join(f"{medians[a][k]:>{len(h)}.2f}"
+                                                                  for a, h in zip(assignments, heads)))
+    lines.append("sum".ljust(width) + "  " + "  ".join(f"{sum(medians[a]):>{len(h)}.2f}" for a, h in zip(assignments, heads)))
+    return "\n".join(lines)

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 
 from . import guard
-from .model import AssignmentSpec, CellScore, Result, Task
+from .model import AssignmentSpec, CellScore, Result, Stages, Task
 from .notebook_run import NotebookGrader
 from .limits import Limits
 from .sandbox import SandboxConfig
@@ -47,7 +47,7 @@ def grade_task(task: Task, spec: AssignmentSpec, scratch: Path, limits: Limits,
                   max_score=spec.max_score, cells=outcome.cells, flags=list(dict.fromkeys(outcome.flags)),
                   notes=list(dict.fromkeys(outcome.notes)), tampered=outcome.tampered,
                   notebooks=outcome.executed, feedback=outcome.feedback, records=outcome.records,
-                  seconds=round(time.monotonic() - started, 2))
+                  seconds=round(time.monotonic() - started, 2), stages=dict(outcome.stages))
 
 
 @dataclass
@@ -61,6 +61,7 @@ class _Outcome:
     executed: dict[str, str] = field(default_factory=dict)   # stem -> the whole run (instructors')
     feedback: dict[str, str] = field(default_factory=dict)   # stem -> the visible run (students')
     records: dict[str, dict] = field(default_factory=dict)    # stem -> grade_id -> records (reference runs)
+    stages: Stages = field(default_factory=Stages)
 
 
 def read_submitted(path: str, name: str):
@@ -105,6 +106,7 @@ def _grade_notebook(task: Task, spec: AssignmentSpec, nb_spec, limits: Limits, c
     outcome.notes += runner.notes
     outcome.flags += runner.flags
     outcome.tampered = outcome.tampered or runner.tampered
+    outcome.stages.add(runner.stages)
     outcome.executed[nb_spec.name] = nbformat.writes(runner.nb)
     outcome.feedback[nb_spec.name] = nbformat.writes(runner.feedback)
     if nb_spec.reference_records is None:
