@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from course_tools import autograde
-from course_tools.grading.code_rules import RULES, Cell, check, owner
+from course_tools.grading.code_rules import RULES, Cell, apply, check, owner
+from course_tools.grading.model import CellScore
 from course_tools.layout import REPO
 
 ANSWERS = Path(__file__).parent / "answers"
@@ -485,3 +486,16 @@ def test_test_cells_belong_to_the_longest_exercise_name():
     assert owner("test_cross_entropy_values", names) == "cross_entropy"
     assert owner("test_cross_entropy_grad", names) == "cross_entropy_grad"
     assert owner("test_other", names) is None
+
+
+def test_a_broken_rule_zeroes_exactly_its_exercises_test_cells():
+    names = ["cross_entropy", "cross_entropy_grad", "softmax"]
+    scores = [CellScore("test_cross_entropy", 3.0, 3.0, "passed"), CellScore("test_cross_entropy_values", 1.0, 1.0, "passed"),
+              CellScore("test_cross_entropy_grad", 2.0, 2.0, "passed"), CellScore("test_softmax", 0.0, 2.0, "tampered", "x")]
+    answer = "def cross_entropy(logits, target):\n    return F.cross_entropy(logits, target)\n"
+    violations = check("06_softmax_ce", notebook_cells("06_softmax_ce", {"cross_entropy": answer}))
+    out = apply(scores, violations, names)
+    assert [(s.grade_id, s.points, s.status) for s in out] == [
+        ("test_cross_entropy", 0.0, "failed"), ("test_cross_entropy_values", 0.0, "failed"),
+        ("test_cross_entropy_grad", 2.0, "passed"), ("test_softmax", 0.0, "tampered")]
+    assert out[0].message == violations[0].message and "F.cross_entropy" in out[0].message

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from .code_flow import Derivation, is_autograd_path
 from .code_reading import Program, Use, reach
+from .model import CellScore
 
 # ---------------------------------------------------------------------------------------- the rules
 
@@ -273,3 +274,19 @@ def owner(grade_id: str, exercises: list[str]) -> str | None:
     wins (``test_cross_entropy_grad`` is cross_entropy_grad's, not cross_entropy's)."""
     owners = [e for e in exercises if grade_id == f"test_{e}" or grade_id.startswith(f"test_{e}_")]
     return max(owners, key=len) if owners else None
+
+
+def apply(scores: list[CellScore], violations: list[Violation], exercises: list[str]) -> list[CellScore]:
+    """Every test cell of an exercise that broke its rule scores zero, with the grader's message
+    (a cell already judged tampered keeps that verdict)."""
+    first: dict[str, Violation] = {}
+    for violation in violations:
+        first.setdefault(violation.exercise, violation)
+    out = []
+    for score in scores:
+        violation = first.get(owner(score.grade_id, exercises))
+        if violation is None or score.status == "tampered":
+            out.append(score)
+        else:
+            out.append(CellScore(score.grade_id, 0.0, score.max_points, "failed", violation.message))
+    return out
