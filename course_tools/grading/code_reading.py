@@ -51,7 +51,7 @@ DYNAMIC_PATHS = ("importlib", "marshal", "ctypes", "sys.modules", "sys._getframe
                  "cloudpickle", "copyreg", "runpy", "code", "codeop", "operator.attrgetter",
                  "operator.methodcaller", "torch._C", "torch.ops", "torch.library", "torch.overrides",
                  "torch.utils._python_dispatch", "torch.jit", "torch.load", "torch.hub", "torch.fx",
-                 "torch.compile", "torch.autograd.variable.Variable._execution_engine", "gc", "functools.reduce")
+                 "torch.compile", "torch.autograd.variable.Variable._execution_engine", "gc")
 DYNAMIC_ATTRS = {"__dict__", "__globals__", "__code__", "__closure__", "__builtins__", "__getattribute__",
                  "__subclasses__", "__torch_function__", "__torch_dispatch__", "__class_getitem__",
                  "__reduce__", "__reduce_ex__", "__setstate__", "f_globals", "f_locals", "f_builtins",
@@ -66,7 +66,8 @@ KNOWN_MODULES = set(sys.stdlib_module_names) | {
 # Library attributes a notebook may set without changing what any function computes.
 HARMLESS_STORES = ("torch.backends", "matplotlib", "numpy.set_printoptions", "torch.set_printoptions")
 # torch's mode stacks: _push_mode, _pop_mode, _pop_mode_temporarily, _get_current_dispatch_mode, ...
-MODE_STACK = re.compile(r"^_\w*(mode|stack)\w*$", re.I)
+MODE_STACK = re.compile(r"^_(push|pop|get|set|len|peek|disable|enable|is)\w*(mode|stack)\w*$|"
+                        r"torch_function_mode|dispatch_mode", re.I)
 
 
 def dynamic_reason(kind: str, name: str) -> str | None:
@@ -84,7 +85,7 @@ def dynamic_reason(kind: str, name: str) -> str | None:
         if name.startswith("torch.") and any(part.startswith("_") and not part.startswith("__")
                                              for part in name.split(".")[1:]):
             return name
-    if last in DYNAMIC_ATTRS or MODE_STACK.match(last):
+    if last in DYNAMIC_ATTRS or MODE_STACK.search(last):
         return name if kind == "path" else last
     return None
 
