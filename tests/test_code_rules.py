@@ -13,6 +13,7 @@ from course_tools import autograde
 from course_tools.grading.code_rules import RULES, Cell, apply, check, owner
 from course_tools.grading.model import CellScore
 from course_tools.layout import REPO
+from noise import make_noisy
 
 ANSWERS = Path(__file__).parent / "answers"
 
@@ -69,6 +70,14 @@ BREAKS_A_RULE = {
 @pytest.mark.parametrize("notebook", list(RULES))
 def test_the_source_solutions_keep_every_rule(notebook):
     assert check(notebook, notebook_cells(notebook)) == []
+
+
+@pytest.mark.parametrize("notebook", list(RULES))
+def test_noisy_solutions_keep_every_rule(notebook):
+    """The round trip's "noisy" student wraps every solution (``f = _noisy(f)``) and imports tqdm."""
+    nb = autograde.read_notebook(autograde.notebook_path(REPO.source, notebook))
+    noisy = {e: make_noisy(src, e) for e, src in autograde.solution_sources(nb).items()}
+    assert check(notebook, notebook_cells(notebook, noisy)) == []
 
 
 @pytest.mark.parametrize("notebook", list(RULES))
@@ -402,6 +411,14 @@ def sigmoid_grad(x):
         out[i] = torch.autograd.grad(s[i], leaf, retain_graph=True)[0][i]
     return out.reshape(x.shape)
 ''', True),
+    "a_lambda": ('''sigmoid_grad = lambda x: torch.autograd.grad(torch.sigmoid(x.detach().requires_grad_()).sum(), x)[0]
+''', True),
+    "another_name_for_a_closed_form": ('''def _closed(x):
+    torch.autograd.grad(torch.sigmoid(x.detach().requires_grad_()).sum(), x)
+    return torch.sigmoid(x) * (1 - torch.sigmoid(x))
+
+sigmoid_grad = _closed
+''', False),
     "walrus_and_list": ('''def sigmoid_grad(x):
     grads = []
     leaf = x.detach().requires_grad_(True)

@@ -241,7 +241,10 @@ def _autograd_violations(program, cells, exercise, rule: Rule, roots, uses) -> l
     derivation = Derivation(program)
     out = []
     for cell, stmt in roots:
-        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        stmt = _defining_function(program, exercise, stmt)
+        if _wraps_itself(exercise, stmt):
+            continue   # f = wrap(f): judged through the def it wraps
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             out.append(_violation(program, cells, exercise, rule, Use("path", "", program.where(stmt), stmt),
                                   "not a function", "", said="is not defined by a def the grader can read"))
             continue
@@ -251,6 +254,26 @@ def _autograd_violations(program, cells, exercise, rule: Rule, roots, uses) -> l
             out.append(_violation(program, cells, exercise, rule, use, "a result not from autograd", "",
                                   said="returns a value that does not come from the autograd it runs"))
     return out
+
+
+def _defining_function(program: Program, exercise: str, stmt: ast.AST) -> ast.AST:
+    """``f = lambda ...`` is its lambda; ``f = helper`` the helper's def; anything else itself."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        if isinstance(stmt.value, ast.Lambda):
+            return stmt.value
+        if isinstance(stmt.value, ast.Name) and stmt.value.id != exercise:
+            defs = [s for _, s in program.bindings.get(stmt.value.id, [])
+                    if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == stmt.value.id]
+            if len(defs) == 1:
+                return defs[0]
+    return stmt
+
+
+def _wraps_itself(exercise: str, stmt: ast.AST) -> bool:
+    """``f = wrap(f)`` (a decorator applied by hand, as tests/noise.py does): the wrapper is read for
+    forbidden calls and routes like all reached code, but its result is not followed."""
+    return (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
+            and any(isinstance(a, ast.Name) and a.id == exercise for a in stmt.value.args))
 
 
 def _violation(program: Program, cells: list[Cell], exercise: str, rule: Rule, use: Use, found: str,
