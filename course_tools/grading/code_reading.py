@@ -63,8 +63,11 @@ DYNAMIC_ATTRS = {"__dict__", "__globals__", "__code__", "__closure__", "__builti
 KNOWN_MODULES = set(sys.stdlib_module_names) | {
     "torch", "torchvision", "torchaudio", "functorch", "numpy", "scipy", "sklearn", "matplotlib", "pandas",
     "torchcourse", "tqdm", "visdom", "PIL", "IPython", "ipywidgets", "builtins"}
-# Library attributes a notebook may set without changing what any function computes.
-HARMLESS_STORES = ("torch.backends", "matplotlib", "numpy.set_printoptions", "torch.set_printoptions")
+# Libraries whose attributes, once assigned, change what student code computes (torch.Tensor.f = ...);
+# settings elsewhere (pandas' display options, matplotlib's) or torch.backends change no value.
+WATCHED_STORES = ("torch", "numpy", "scipy", "math", "builtins", "torchcourse", "functorch", "operator",
+                  "functools", "types", "importlib", "sklearn")
+HARMLESS_STORES = ("torch.backends",)
 # torch's mode stacks: _push_mode, _pop_mode, _pop_mode_temporarily, _get_current_dispatch_mode, ...
 MODE_STACK = re.compile(r"^_(push|pop|get|set|len|peek|disable|enable|is)\w*(mode|stack)\w*$|"
                         r"torch_function_mode|dispatch_mode", re.I)
@@ -98,8 +101,8 @@ class Program:
         for source in sources:
             try:
                 self.trees.append(ast.parse(source))
-            except (SyntaxError, ValueError):
-                self.trees.append(None)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                self.trees.append(None)   # it cannot run either
         self.parents: dict[ast.AST, ast.AST] = {}
         self.cell_of: dict[ast.AST, int] = {}
         self.local_names: dict[ast.AST, set[str]] = {}   # scope node -> names bound in it
@@ -259,7 +262,7 @@ class Program:
             out.append(Use("method", "." + node.attr, self.where(node), node))
         if node.attr in DYNAMIC_ATTRS:
             out.append(Use("dynamic", node.attr, self.where(node), node))
-        elif base and base[0] in ("path", "builtin") and not base[1].startswith(HARMLESS_STORES):
+        elif base and base[0] in ("path", "builtin") and _watched(base[1] if base[0] == "path" else "builtins"):
             # a library patched: whatever calls it afterwards runs the student's replacement
             out.append(Use("dynamic", f"an assignment to {base[1]}.{node.attr}", self.where(node), node))
         return out
@@ -279,10 +282,13 @@ class Program:
             reason = dynamic_reason("method", attr)
             if reason:
                 out.append(Use("dynamic", reason, self.where(call), call))
-            if resolved[1] == "builtins.setattr" and base and base[0] == "path" \
-                    and not base[1].startswith(HARMLESS_STORES):
+            if resolved[1] == "builtins.setattr" and base and base[0] == "path" and _watched(base[1]):
                 out.append(Use("dynamic", f"an assignment to {base[1]}.{attr}", self.where(call), call))
         return out
+
+
+def _watched(path: str) -> bool:
+    return path.split(".")[0] in WATCHED_STORES and not path.startswith(HARMLESS_STORES)
 
 
 def _constant_name_call(node: ast.AST, parents: dict) -> bool:

@@ -15,7 +15,7 @@ import ast
 from dataclasses import dataclass, field
 
 from .code_flow import Derivation, is_autograd_path
-from .code_reading import Program, Use, reach
+from .code_reading import Program, Use, Where, reach
 from .model import CellScore
 
 # ---------------------------------------------------------------------------------------- the rules
@@ -140,10 +140,15 @@ def check(notebook: str, cells: list[Cell]) -> list[Violation]:
         roots = [(cell, stmt) for cell, stmt in program.bindings.get(exercise, []) if cells[cell].students]
         if not roots:
             continue
-        violations += _check_exercise(program, cells, exercise, rule, roots)
+        try:
+            violations += _check_exercise(program, cells, exercise, rule, roots)
+        except RecursionError:   # code nested too deep to read: not the grader's to guess
+            cell, stmt = roots[-1]
+            violations.append(_violation(program, cells, exercise, rule, Use("path", "", program.where(stmt), stmt),
+                                         "code nested too deeply to read", "", said="is nested too deeply to read"))
         violations += [_violation(program, cells, exercise, rule, use, use.name,
-                                  "run at the notebook's top level, a route around the code the grader reads")
-                       for use in effects]
+                                  "code run at the notebook's top level that can change any function",
+                                  said=f"can be changed by {use.name}") for use in effects]
     return list(dict.fromkeys(violations))
 
 
@@ -250,7 +255,7 @@ def _autograd_violations(program, cells, exercise, rule: Rule, roots, uses) -> l
             continue
         ok, lines = derivation.function_derives(stmt, rule.result_index)
         for line in lines or ([stmt.lineno] if not ok else []):
-            use = Use("path", "result", type(program.where(stmt))(cell, line), stmt)
+            use = Use("path", "result", Where(cell, line), stmt)
             out.append(_violation(program, cells, exercise, rule, use, "a result not from autograd", "",
                                   said="returns a value that does not come from the autograd it runs"))
     return out
