@@ -252,6 +252,17 @@ def test_a_demo_cell_that_uses_the_built_in_costs_nothing():
     assert broken("06_softmax_ce", added=[demo]) == set()
 
 
+def test_settings_at_the_top_level_cost_nothing():
+    settings = ("import pandas as pd\npd.options.display.max_rows = 5\ntorch.backends.cudnn.benchmark = True\n"
+                "torch.set_printoptions(precision=3)\nimport matplotlib.pyplot as plt\nplt.rcParams['figure.dpi'] = 80\n")
+    assert broken("06_softmax_ce", added=[settings]) == set()
+
+
+def test_code_too_deep_to_read_loses_the_exercise():
+    chain = "def softmax(z, dim=-1):\n    return z" + ".T" * 1500 + "\n"   # Python compiles it; resolving recurses
+    assert broken("06_softmax_ce", {"softmax": chain}) == {"softmax"}
+
+
 def test_cross_entropy_grad_may_use_the_built_in_softmax_and_its_own():
     answer = ("def cross_entropy_grad(logits, target):\n    n, c = logits.shape\n"
               "    return (softmax(logits, 1) + 0 * torch.softmax(logits, 1) - F.one_hot(target, c)) / n\n")

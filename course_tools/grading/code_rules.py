@@ -142,10 +142,11 @@ def check(notebook: str, cells: list[Cell]) -> list[Violation]:
             continue
         try:
             violations += _check_exercise(program, cells, exercise, rule, roots)
-        except RecursionError:   # code nested too deep to read: not the grader's to guess
-            cell, stmt = roots[-1]
+        except Exception as error:   # nested too deep to read (RecursionError), or code this reader
+            cell, stmt = roots[-1]     # does not know: the grader cannot vouch for the rule
             violations.append(_violation(program, cells, exercise, rule, Use("path", "", program.where(stmt), stmt),
-                                         "code nested too deeply to read", "", said="is nested too deeply to read"))
+                                         "code the grader could not read", type(error).__name__,
+                                         said="could not be read by the grader"))
         violations += [_violation(program, cells, exercise, rule, use, use.name,
                                   "code run at the notebook's top level that can change any function",
                                   said=f"can be changed by {use.name}") for use in effects]
@@ -160,8 +161,12 @@ def _module_effects(program: Program, cells: list[Cell]) -> list[Use]:
     roots = [(cell, stmt) for cell, stmt in program.module_statements if cells[cell].students
              and not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
     found = []
-    for root in roots:
-        found += [u for u in reach(program, [root])[1] if u.kind == "dynamic" and not u.name.startswith(READ_ONLY)]
+    for cell, stmt in roots:
+        try:
+            uses = reach(program, [(cell, stmt)])[1]
+        except RecursionError:   # code nested too deep to read: what it does is anybody's guess
+            uses = [Use("dynamic", "code nested too deeply to read", program.where(stmt), stmt)]
+        found += [u for u in uses if u.kind == "dynamic" and not u.name.startswith(READ_ONLY)]
     return found
 
 
