@@ -232,7 +232,7 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}
     loss = ((x * leaf - y) ** 2).sum()
     return loss.item(), torch.autograd.grad(loss, leaf)[0]
 ''',
-        "closed_form_beside_a_dummy_grad": '''def mse_and_grad(x, y, w):  # autograd runs, but the gradient returned is the formula
+        "closed_form_beside_a_dummy_grad": '''def mse_and_grad(x, y, w):  # autograd runs, the gradient returned is the formula
     leaf = w.detach().clone().requires_grad_(True)
     loss = ((x * leaf - y) ** 2).mean()
     torch.autograd.grad(loss, leaf)

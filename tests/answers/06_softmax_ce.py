@@ -147,7 +147,7 @@ def softmax(z, dim=-1):
     e = torch.exp(z)
     return e / e.sum(dim=dim, keepdim=True)
 ''',
-        "builtin_with_torch_function_disabled": '''def softmax(z, dim=-1):  # the built-in, hidden from the test's TorchFunctionMode
+        "builtin_with_torch_function_disabled": '''def softmax(z, dim=-1):  # the built-in, hidden from TorchCalls
     with torch._C.DisableTorchFunction():
         return torch.softmax(z, dim)
 ''',
@@ -192,10 +192,10 @@ def softmax(z, dim=-1):
     m = z.amax(dim=1, keepdim=True)
     return z - m - torch.log(torch.exp(z - m).sum(dim=1, keepdim=True))
 ''',
-        "logcumsumexp_under_another_name": '''def log_softmax(z, dim=-1):  # logsumexp under another name: the last entry of logcumsumexp
+        "logcumsumexp_under_another_name": '''def log_softmax(z, dim=-1):  # logsumexp renamed: logcumsumexp's last entry
     return z - z.logcumsumexp(dim).select(dim, -1).unsqueeze(dim)
 ''',
-        "builtin_with_the_mode_popped": '''def log_softmax(z, dim=-1):  # the built-in, with the test's TorchFunctionMode popped off the stack
+        "builtin_with_the_mode_popped": '''def log_softmax(z, dim=-1):  # the built-in, TorchCalls popped off the stack
     from torch.overrides import _pop_mode_temporarily
     if torch._C._len_torch_function_stack() == 0:
         return torch.log_softmax(z, dim)
@@ -233,7 +233,7 @@ def log_softmax(z, dim=-1):  # the built-in under a module-level alias
     logp = F.log_softmax(logits, dim=1)
     return -logp[:, target].mean()
 ''',
-        "builtin_found_by_a_computed_name": '''def cross_entropy(logits, target):  # F.cross_entropy by a computed name, torch functions disabled
+        "builtin_found_by_a_computed_name": '''def cross_entropy(logits, target):  # F.cross_entropy by a computed name
     with torch._C.DisableTorchFunction():
         return getattr(__import__("torch").nn.functional, "cross_" + "entropy")(logits, target)
 ''',
