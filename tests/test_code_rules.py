@@ -240,6 +240,15 @@ def test_a_helper_in_another_cell_is_read_too():
     assert found[0].message.startswith("softmax uses torch.nn.functional.softmax (line 2 of cell ")
 
 
+def test_a_library_name_the_student_rebinds_is_read_too():
+    rebinds = ["math = torch.nn.functional\n", "import torch.nn.functional as math\n"]
+    answer = "def softmax(z, dim=-1):\n    return math.softmax(z, dim)\n"
+    for cell in rebinds:
+        assert broken("06_softmax_ce", {"softmax": answer}, added=[cell]) == {"softmax"}, cell
+    optim = "def fit_by_hand(x, y, lr=0.1, steps=1000):\n    return math.SGD, 0.0\n"
+    assert broken("03_regression", {"fit_by_hand": optim}, added=["import torch.optim as math\n"]) == {"fit_by_hand"}
+
+
 def test_a_later_cell_that_redefines_the_exercise_is_read_too():
     again = "def softmax(z, dim=-1):\n    return torch.softmax(z, dim)\n"
     assert broken("06_softmax_ce", added=[again]) == {"softmax"}

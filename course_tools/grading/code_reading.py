@@ -186,15 +186,31 @@ class Program:
 
     def resolve(self, node: ast.AST) -> tuple[str, str] | None:
         """A Name or an Attribute chain as ("path"|"method"|"global"|"local"|"builtin", name)."""
+        every = self.resolve_all(node)
+        return every[0] if every else None
+
+    def resolve_all(self, node: ast.AST) -> list[tuple[str, str]]:
+        """Every meaning a Name or an Attribute chain can have: a module-level name imported as two
+        things in two cells (``import torch.optim as np`` beside ``import numpy as np``) has both."""
         if isinstance(node, ast.Name):
-            return self.resolve_name(node)
+            first = self.resolve_name(node)
+            if first[0] == "path" and node.id in self.module_imports and self._module_level(node):
+                return [("path", p) for p in sorted(self.module_imports[node.id])]
+            return [first]
         if isinstance(node, ast.Attribute):
-            base = self.resolve(node.value)
-            if base and base[0] in ("path", "builtin"):
-                prefix = base[1] if base[0] == "path" else "builtins." + base[1]
-                return "path", f"{prefix}.{node.attr}"
-            return "method", "." + node.attr
-        return None
+            out = []
+            for kind, name in self.resolve_all(node.value) or [("local", "")]:
+                if kind in ("path", "builtin"):
+                    prefix = name if kind == "path" else "builtins." + name
+                    out.append(("path", f"{prefix}.{node.attr}"))
+                elif ("method", "." + node.attr) not in out:
+                    out.append(("method", "." + node.attr))
+            return out
+        return []
+
+    def _module_level(self, node: ast.Name) -> bool:
+        """Whether a name used at ``node`` means the module-level one (no scope binds it locally)."""
+        return not any(node.id in self.local_names.get(scope, ()) for scope in self.scope_chain(node))
 
     def where(self, node: ast.AST) -> Where:
         return Where(self.cell_of.get(node, -1), getattr(node, "lineno", 0))
@@ -235,24 +251,28 @@ class Program:
             chain.append(node)
             node = node.value
         chain.append(node)
+        if isinstance(node, ast.Name) and node.id in self.bindings and self._module_level(node):
+            globals_named.add(node.id)   # imported, but maybe also assigned by the student: read that too
         for part in reversed(chain):
-            resolved = self.resolve(part)
-            if resolved is None:
-                continue
-            kind, name = resolved
-            if kind == "global":
-                globals_named.add(name)
-                continue
-            if kind == "local":
-                continue
-            if kind == "builtin":
-                kind, name = "path", "builtins." + name
-            out.append(Use(kind, name, self.where(part), part))
-            if name in NAMED_LOOKUPS and _constant_name_call(part, self.parents):
-                continue   # getattr(x, "name"): read as x.name by _uses_of_call
-            reason = dynamic_reason(kind, name)
-            if reason:
-                out.append(Use("dynamic", reason, self.where(part), part))
+            for kind, name in self.resolve_all(part):
+                out += self._use_of(part, kind, name, globals_named)
+        return out
+
+    def _use_of(self, part: ast.AST, kind: str, name: str, globals_named: set[str]) -> list[Use]:
+        """What one meaning of one link of a chain adds: a student global to follow, or a use."""
+        if kind == "global":
+            globals_named.add(name)
+            return []
+        if kind == "local":
+            return []
+        if kind == "builtin":
+            kind, name = "path", "builtins." + name
+        out = [Use(kind, name, self.where(part), part)]
+        if name in NAMED_LOOKUPS and _constant_name_call(part, self.parents):
+            return out   # getattr(x, "name"): read as x.name by _uses_of_call
+        reason = dynamic_reason(kind, name)
+        if reason:
+            out.append(Use("dynamic", reason, self.where(part), part))
         return out
 
     def _uses_of_store(self, node: ast.Attribute, globals_named: set[str]) -> list[Use]:
