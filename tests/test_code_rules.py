@@ -249,6 +249,16 @@ def test_a_library_name_the_student_rebinds_is_read_too():
     assert broken("03_regression", {"fit_by_hand": optim}, added=["import torch.optim as math\n"]) == {"fit_by_hand"}
 
 
+def test_what_changes_a_students_object_elsewhere_is_read_too():
+    answer = "def softmax(z, dim=-1):\n    return Holder.f(z, dim)\n"
+    for elsewhere in ("class Holder:\n    pass\n\nHolder.f = torch.softmax\n",
+                      "class Holder:\n    pass\n\ndef _setup():\n    Holder.f = staticmethod(F.softmax)\n\n_setup()\n",
+                      "class Holder:\n    pass\n\nsetattr(Holder, 'f', torch.softmax)\n"):
+        assert broken("06_softmax_ce", {"softmax": answer}, added=[elsewhere]) == {"softmax"}, elsewhere
+    table = "def softmax(z, dim=-1):\n    return FNS[0](z, dim)\n"
+    assert broken("06_softmax_ce", {"softmax": table}, added=["FNS = []\n", "FNS.append(torch.softmax)\n"]) == {"softmax"}
+
+
 def test_a_later_cell_that_redefines_the_exercise_is_read_too():
     again = "def softmax(z, dim=-1):\n    return torch.softmax(z, dim)\n"
     assert broken("06_softmax_ce", added=[again]) == {"softmax"}

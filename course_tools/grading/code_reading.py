@@ -113,6 +113,10 @@ class Program:
         for index, tree in enumerate(self.trees):
             if tree is not None:
                 self._index(index, tree)
+        for cell, stmt in self.module_statements:
+            for name in self._mutated_globals(stmt):
+                if (cell, stmt) not in self.bindings[name]:
+                    self.bindings[name].append((cell, stmt))
 
     # ------------------------------------------------------------------ indexing
     def _index(self, cell: int, tree: ast.Module) -> None:
@@ -137,6 +141,26 @@ class Program:
         for node in ast.walk(stmt):
             if isinstance(node, ast.Global):
                 names.update(node.names)
+        return names
+
+    def _mutated_globals(self, stmt: ast.stmt) -> set[str]:
+        """Student globals a top-level statement changes without rebinding them, anywhere in it (a
+        function body included): ``H.f = torch.softmax``, ``table["f"] = ...``, ``fns.append(...)``,
+        ``setattr(H, ...)``. The statement then belongs to the name's definition: what uses ``H.f``
+        reads it. Imported names are left out (changing a library is a top-level route of its own)."""
+        names = set()
+        for node in ast.walk(stmt):
+            root = None
+            if isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                root = _root(node.value)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                root = _root(node.func.value)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args \
+                    and node.func.id in ("setattr", "delattr"):
+                root = _root(node.args[0])
+            if root is not None and root.id in self.bindings and root.id not in self.module_imports \
+                    and self._module_level(root):
+                names.add(root.id)
         return names
 
     def _scope_bindings(self, scope: ast.AST) -> tuple[set[str], dict[str, set[str]]]:
@@ -305,6 +329,12 @@ class Program:
             if resolved[1] == "builtins.setattr" and base and base[0] == "path" and _watched(base[1]):
                 out.append(Use("dynamic", f"an assignment to {base[1]}.{attr}", self.where(call), call))
         return out
+
+
+def _root(node: ast.AST) -> ast.Name | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node if isinstance(node, ast.Name) else None
 
 
 def _watched(path: str) -> bool:
