@@ -260,8 +260,10 @@ def test_what_changes_a_students_object_elsewhere_is_read_too():
 
 
 def test_a_later_cell_that_redefines_the_exercise_is_read_too():
-    again = "def softmax(z, dim=-1):\n    return torch.softmax(z, dim)\n"
-    assert broken("06_softmax_ce", added=[again]) == {"softmax"}
+    for again in ("def softmax(z, dim=-1):\n    return torch.softmax(z, dim)\n",
+                  "from torch.nn.functional import one_hot, softmax\n",
+                  "softmax = torch.\uff53\uff4f\uff46\uff54\uff4d\uff41\uff58\n"):   # fullwidth: Python reads "softmax"
+        assert broken("06_softmax_ce", added=[again]) == {"softmax"}, again
 
 
 def test_a_demo_cell_that_uses_the_built_in_costs_nothing():

@@ -53,6 +53,7 @@ DYNAMIC_PATHS = ("importlib", "marshal", "ctypes", "sys.modules", "sys._getframe
                  "torch.utils._python_dispatch", "torch.jit", "torch.load", "torch.hub", "torch.fx",
                  "torch.compile", "torch.autograd.variable.Variable._execution_engine", "gc")
 DYNAMIC_ATTRS = {"__dict__", "__globals__", "__code__", "__closure__", "__builtins__", "__getattribute__",
+                 "__getattr__", "__setattr__", "__delattr__",
                  "__subclasses__", "__torch_function__", "__torch_dispatch__", "__class_getitem__",
                  "__reduce__", "__reduce_ex__", "__setstate__", "f_globals", "f_locals", "f_builtins",
                  "f_back", "co_code", "co_consts", "gi_frame", "cr_frame", "_execution_engine",
@@ -261,11 +262,17 @@ class Program:
         return found, globals_named
 
     def _uses_of_import(self, node: ast.Import | ast.ImportFrom) -> list[Use]:
-        """An import of a module whose code the grader does not read (a file beside the notebook)."""
-        modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-            ["." * node.level + (node.module or "")]
-        return [Use("dynamic", f"an import of {m} (code the grader does not read)", self.where(node), node)
-                for m in modules if m.split(".")[0] not in KNOWN_MODULES]
+        """What an import binds (``from torch.nn.functional import softmax`` in a later cell is the
+        built-in under the exercise's name), and an import of a module whose code the grader does
+        not read (a file handed in beside the notebook)."""
+        if isinstance(node, ast.Import):
+            modules, bound = [a.name for a in node.names], [a.name for a in node.names]
+        else:
+            module = "." * node.level + (node.module or "")
+            modules, bound = [module], [f"{module}.{a.name}" for a in node.names if a.name != "*"]
+        out = [Use("path", path, self.where(node), node) for path in bound if not path.startswith(".")]
+        return out + [Use("dynamic", f"an import of {m} (code the grader does not read)", self.where(node), node)
+                      for m in modules if m.split(".")[0] not in KNOWN_MODULES]
 
     def _uses_of_chain(self, node: ast.AST, globals_named: set[str]) -> list[Use]:
         out = []
