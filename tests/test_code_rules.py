@@ -479,6 +479,9 @@ def test_mse_and_grad_judges_the_gradient_it_returns():
 def test_a_by_hand_gradient_may_run_where_autograd_is_off():
     answer = "def manual_mse_grad(x, y, w):\n    with torch.no_grad():\n        return 2 * (x * (x * w - y)).mean()\n"
     assert broken("02_autograd", {"manual_mse_grad": answer}) == set()
+    careful = ("def manual_mse_grad(x, y, w):\n    if w.requires_grad:\n        w = w.detach()\n"
+               "    return 2 * (x * (x * w - y)).mean()\n")
+    assert broken("02_autograd", {"manual_mse_grad": careful}) == set()
 
 
 def test_fit_by_hand_may_use_neither_nn_nor_optim():

@@ -310,7 +310,7 @@ class Program:
         out = self._uses_of_chain(node.value, globals_named) if isinstance(node.value, (ast.Name, ast.Attribute)) else []
         base = self.resolve(node.value)
         if node.attr in ("requires_grad", "grad"):   # x.requires_grad = True: autograd, by another door
-            out.append(Use("method", "." + node.attr, self.where(node), node))
+            out.append(Use("method", f".{node.attr} =", self.where(node), node))
         if node.attr in DYNAMIC_ATTRS:
             out.append(Use("dynamic", node.attr, self.where(node), node))
         elif base and base[0] in ("path", "builtin") and _watched(base[1] if base[0] == "path" else "builtins"):

@@ -69,8 +69,9 @@ NN_OPTIM = Builtins("torch.nn or torch.optim", modules=("torch.nn", "torch.optim
                     allowed=("torch.nn.Parameter", "torch.nn.parameter", "torch.nn.init"), methods=False)
 DATALOADER = Builtins("a DataLoader", words=("dataloader", "sampler"), methods=False)
 AUTOGRAD = Builtins("autograd",
-                    words=("backward", "requiresgrad", "enablegrad", "setgradenabled", "gradfn",
-                           "retaingrad", "registerhook"), names=("grad",),
+                    words=("backward", "enablegrad", "setgradenabled", "gradfn", "retaingrad", "registerhook"),
+                    # reading x.requires_grad is harmless; turning it on is autograd
+                    names=("grad", "grad =", "requires_grad_", "requires_grad ="),
                     modules=("torch.autograd", "torch.func", "functorch"), allowed=("torch.func.vmap",))
 
 RULES: dict[str, dict[str, Rule]] = {
