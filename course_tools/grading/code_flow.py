@@ -26,8 +26,6 @@ judge, and the static scan flags the odd constructs for an instructor.
 from __future__ import annotations
 
 import ast
-from typing import Callable
-
 from .code_reading import Program
 
 AUTOGRAD_CALLS = ("torch.autograd.grad", "torch.autograd.functional", "torch.func.grad",
@@ -80,7 +78,7 @@ class _Flow:
         self.derived: set[str] = set()
         self.returns: list[ast.Return] = []
         self.derived_at: dict[int, dict[int, bool]] = {}
-        self.grad_forged = _grad_forged(func, self._plain)
+        self.grad_forged = _grad_forged(func)
 
     def run(self) -> None:
         body = self.func.body if isinstance(self.func.body, list) else [ast.Return(self.func.body, lineno=self.func.lineno)]
@@ -190,10 +188,6 @@ class _Flow:
                     return True
         return False
 
-    def _plain(self, expr: ast.AST) -> bool:
-        """A value that may be written to ``.grad`` without forging it: None, or derived."""
-        return isinstance(expr, ast.Constant) and expr.value is None
-
 
 def _root_name(node: ast.AST) -> str | None:
     while isinstance(node, (ast.Subscript, ast.Attribute)):
@@ -204,7 +198,7 @@ def _root_name(node: ast.AST) -> str | None:
 IN_PLACE_FINE = {"zero_", "detach_", "requires_grad_", "retain_grad"}
 
 
-def _grad_forged(func: ast.AST, plain: Callable[[ast.AST], bool]) -> bool:
+def _grad_forged(func: ast.AST) -> bool:
     """Whether the function writes its own numbers into a ``.grad``: then reading ``.grad`` proves
     nothing about autograd."""
     for node in ast.walk(func):
@@ -213,7 +207,7 @@ def _grad_forged(func: ast.AST, plain: Callable[[ast.AST], bool]) -> bool:
             for target in targets:
                 for part in ast.walk(target):
                     if isinstance(part, ast.Attribute) and part.attr in ("grad", "data") and \
-                            _mentions_grad(part) and not (node.value is not None and plain(node.value)):
+                            _mentions_grad(part) and not _is_none(node.value):
                         return True
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and _mentions_grad(node.func.value):
             method = node.func.attr
@@ -222,6 +216,11 @@ def _grad_forged(func: ast.AST, plain: Callable[[ast.AST], bool]) -> bool:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr":
             return True
     return False
+
+
+def _is_none(expr: ast.AST | None) -> bool:
+    """``x.grad = None`` clears a gradient; it writes no numbers of its own."""
+    return isinstance(expr, ast.Constant) and expr.value is None
 
 
 def _mentions_grad(node: ast.AST) -> bool:

@@ -134,8 +134,12 @@ def check(notebook: str, cells: list[Cell]) -> list[Violation]:
     rules = RULES.get(notebook, {})
     if not rules:
         return []
-    program = Program([c.source if c.students else _imports_only(c.source) for c in cells])
-    effects = _module_effects(program, cells)
+    try:
+        program = Program([c.source if c.students else _imports_only(c.source) for c in cells])
+        effects = _module_effects(program, cells)
+    except Exception as error:   # a reader bug must not cost the whole submission: only the rules
+        return [Violation(e, "the notebook", 0, "unreadable", f"{e}: the grader could not read the notebook's "
+                          f"code ({type(error).__name__}), so it cannot vouch for the rule") for e in rules]
     violations = []
     for exercise, rule in rules.items():
         roots = [(cell, stmt) for cell, stmt in program.bindings.get(exercise, []) if cells[cell].students]
@@ -165,8 +169,8 @@ def _module_effects(program: Program, cells: list[Cell]) -> list[Use]:
     for cell, stmt in roots:
         try:
             uses = reach(program, [(cell, stmt)])[1]
-        except RecursionError:   # code nested too deep to read: what it does is anybody's guess
-            uses = [Use("dynamic", "code nested too deeply to read", program.where(stmt), stmt)]
+        except Exception:   # nested too deep to read (RecursionError): what it does is anybody's guess
+            uses = [Use("dynamic", "code the grader could not read", program.where(stmt), stmt)]
         found += [u for u in uses if u.kind == "dynamic" and not u.name.startswith(READ_ONLY)]
     return found
 
@@ -178,14 +182,14 @@ def _imports_only(source: str) -> str:
     """The import statements of a cell the student did not write (its aliases still count)."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+        return "\n".join(ast.unparse(s) for s in tree.body if isinstance(s, (ast.Import, ast.ImportFrom)))
+    except Exception:   # it cannot run either
         return ""
-    return "\n".join(ast.unparse(s) for s in tree.body if isinstance(s, (ast.Import, ast.ImportFrom)))
 
 
 def _check_exercise(program: Program, cells: list[Cell], exercise: str, rule: Rule, roots) -> list[Violation]:
     reached, uses = reach(program, roots)
-    found: list[tuple[Use, str]] = []
+    found: list[tuple[Use, str, str]] = []   # (the use, what to call it, why it breaks the rule)
     for use in uses:
         if use.kind == "dynamic":
             found.append((use, use.name, "a route around the code the grader reads"))
