@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import guard
+from . import code_rules, guard
 from .model import AssignmentSpec, CellScore, Result, Stages, Task
 from .notebook_run import NotebookGrader
 from .limits import Limits
@@ -101,6 +101,11 @@ def _grade_notebook(task: Task, spec: AssignmentSpec, nb_spec, limits: Limits, c
     got = {c.grade_id for c in cells}
     cells += [CellScore(g, 0.0, p, "not run", "this test cell could not be found")
               for g, p in nb_spec.grade_cells if g not in got]
+    # rules about how a result is computed, read from the student's code here, out of the kernel's reach
+    violations = code_rules.check(nb_spec.name, _code_cells(nb, nb_spec))
+    tests = {g for g, _ in nb_spec.grade_cells}
+    cells = code_rules.apply(cells, violations, [i for i in nb_spec.source_ids if i not in tests])
+    outcome.flags += [f"code rule: {v.message}" for v in violations]
     order = {g: k for k, (g, _) in enumerate(nb_spec.grade_cells)}
     outcome.cells += sorted(cells, key=lambda c: order.get(c.grade_id, 1 << 30))
     outcome.notes += runner.notes
@@ -113,12 +118,20 @@ def _grade_notebook(task: Task, spec: AssignmentSpec, nb_spec, limits: Limits, c
         outcome.records[nb_spec.name] = runner.recorded()
 
 
-def _student_sources(nb, nb_spec) -> list[str]:
+def _is_students(cell, nb_spec) -> bool:
     """The code the student wrote: solution cells, and cells the source does not have."""
-    def is_students(cell):
-        meta = cell.metadata.get("nbgrader", {})
-        return meta.get("solution") or (not meta.get("grade") and cell.source.strip() not in nb_spec.source_cells)
-    return [c.source for c in nb.cells if c.cell_type == "code" and is_students(c)]
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("solution") or (not meta.get("grade") and cell.source.strip() not in nb_spec.source_cells))
+
+
+def _student_sources(nb, nb_spec) -> list[str]:
+    return [c.source for c in nb.cells if c.cell_type == "code" and _is_students(c, nb_spec)]
+
+
+def _code_cells(nb, nb_spec) -> list[code_rules.Cell]:
+    """Every code cell, marked the student's or not (the others are read for their imports only)."""
+    return [code_rules.Cell(c.source, c.metadata.get("nbgrader", {}).get("grade_id"), _is_students(c, nb_spec), k)
+            for k, c in enumerate(nb.cells, 1) if c.cell_type == "code"]
 
 
 def _run_in_sandbox(task, spec, nb_spec, nb, limits: Limits, config: SandboxConfig, seed: int) -> NotebookGrader:

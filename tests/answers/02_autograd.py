@@ -232,6 +232,12 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}
     loss = ((x * leaf - y) ** 2).sum()
     return loss.item(), torch.autograd.grad(loss, leaf)[0]
 ''',
+        "closed_form_beside_a_dummy_grad": '''def mse_and_grad(x, y, w):  # autograd runs, the gradient returned is the formula
+    leaf = w.detach().clone().requires_grad_(True)
+    loss = ((x * leaf - y) ** 2).mean()
+    torch.autograd.grad(loss, leaf)
+    return loss.item(), (2 * (x * (x * w.detach() - y)).mean()).reshape(w.shape)
+''',
     },
     "manual_mse_grad": {
         "divides_by_len": '''def manual_mse_grad(x, y, w):  # right for 1-D inputs only
@@ -249,6 +255,12 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}
 ''',
         "sum_not_mean": '''def manual_mse_grad(x, y, w):
     return 2 * (x * (x * w - y)).sum()
+''',
+        "enable_grad_inside": '''def manual_mse_grad(x, y, w):  # autograd switched back on inside a "by hand" gradient
+    with torch.enable_grad():
+        leaf = w.detach().clone().requires_grad_(True)
+        loss = ((x * leaf - y) ** 2).mean()
+        return torch.autograd.grad(loss, leaf)[0]
 ''',
     },
     "sgd_step_": {
@@ -357,6 +369,12 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}
         "one_minus_sigmoid": '''def sigmoid_grad(x):
     return 1 - torch.sigmoid(x)
 ''',
+        "closed_form_beside_a_dummy_grad": '''def sigmoid_grad(x):  # autograd runs, but the value returned is the closed form
+    leaf = x.detach().clone().requires_grad_(True)
+    torch.autograd.grad(torch.sigmoid(leaf).sum(), leaf)
+    s = torch.sigmoid(x.detach())
+    return s * (1 - s)
+''',
     },
     "softmax_jacobian": {
         "closed_form": '''def softmax_jacobian(a):  # right values, but not computed with autograd
@@ -381,6 +399,12 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}
         "only_the_diagonal": '''def softmax_jacobian(a):
     s = torch.softmax(a, dim=0)
     return torch.diag(s * (1 - s))
+''',
+        "closed_form_beside_a_dummy_grad": '''def softmax_jacobian(a):  # autograd runs, but the value returned is diag(s) - s s^T
+    leaf = a.detach().clone().requires_grad_(True)
+    torch.autograd.grad(torch.softmax(leaf, 0)[0], leaf)
+    s = torch.softmax(a.detach(), 0)
+    return torch.diag(s) - torch.outer(s, s)
 ''',
     },
     "minimize_himmelblau": {

@@ -279,6 +279,20 @@ def fit_by_hand(x, y, lr=0.1, steps=1000):
         b.grad.zero_()
     return w.item(), b.item()
 ''',
+        "optim_through_importlib": '''
+import importlib
+
+def fit_by_hand(x, y, lr=0.1, steps=1000):  # torch.optim, reached by a computed name
+    optim = importlib.import_module("torch.op" + "tim")
+    w = torch.zeros(1, device=x.device, requires_grad=True)
+    b = torch.zeros(1, device=x.device, requires_grad=True)
+    optimizer = getattr(optim, "S" + "GD")([w, b], lr=lr)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        ((x * w + b - y) ** 2).mean().backward()
+        optimizer.step()
+    return w.item(), b.item()
+''',
     },
     "LinearModel": {
         "forgot_super_init": '''

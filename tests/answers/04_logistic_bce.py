@@ -169,6 +169,10 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}; the contract's mista
     z.clamp_(-80, 80)
     return 1 / (1 + torch.exp(-z))
 ''',
+        "builtin_with_torch_function_disabled": '''def sigmoid(z):  # the built-in, hidden from the test's TorchFunctionMode
+    with torch._C.DisableTorchFunction():
+        return torch.sigmoid(z)
+''',
     },
     "bce_loss": {
         "sign_error": '''def bce_loss(p, y, eps=1e-7):

@@ -147,6 +147,31 @@ def softmax(z, dim=-1):
     e = torch.exp(z)
     return e / e.sum(dim=dim, keepdim=True)
 ''',
+        "builtin_with_torch_function_disabled": '''def softmax(z, dim=-1):  # the built-in, hidden from TorchCalls
+    with torch._C.DisableTorchFunction():
+        return torch.softmax(z, dim)
+''',
+        "scipy_inside_an_autograd_function": '''
+import scipy.special
+
+
+class _SciPySoftmax(torch.autograd.Function):  # scipy's softmax, with a hand-written backward
+    @staticmethod
+    def forward(ctx, z, dim):
+        s = torch.from_numpy(scipy.special.softmax(z.detach().cpu().numpy(), axis=dim)).to(z)
+        ctx.save_for_backward(s)
+        ctx.dim = dim
+        return s
+
+    @staticmethod
+    def backward(ctx, g):
+        (s,) = ctx.saved_tensors
+        return s * (g - (g * s).sum(ctx.dim, keepdim=True)), None
+
+
+def softmax(z, dim=-1):
+    return _SciPySoftmax.apply(z, dim)
+''',
     },
     "log_softmax": {
         "log_of_softmax": '''def log_softmax(z, dim=-1):
@@ -166,6 +191,22 @@ def softmax(z, dim=-1):
         "wrong_dim": '''def log_softmax(z, dim=-1):
     m = z.amax(dim=1, keepdim=True)
     return z - m - torch.log(torch.exp(z - m).sum(dim=1, keepdim=True))
+''',
+        "logcumsumexp_under_another_name": '''def log_softmax(z, dim=-1):  # logsumexp renamed: logcumsumexp's last entry
+    return z - z.logcumsumexp(dim).select(dim, -1).unsqueeze(dim)
+''',
+        "builtin_with_the_mode_popped": '''def log_softmax(z, dim=-1):  # the built-in, TorchCalls popped off the stack
+    from torch.overrides import _pop_mode_temporarily
+    if torch._C._len_torch_function_stack() == 0:
+        return torch.log_softmax(z, dim)
+    with _pop_mode_temporarily():
+        return torch.log_softmax(z, dim)
+''',
+        "module_level_alias": '''_normalise_log = torch.nn.functional.log_softmax
+
+
+def log_softmax(z, dim=-1):  # the built-in under a module-level alias
+    return _normalise_log(z, dim)
 ''',
     },
     "cross_entropy": {
@@ -191,6 +232,10 @@ def softmax(z, dim=-1):
         "index_all_columns": '''def cross_entropy(logits, target):
     logp = F.log_softmax(logits, dim=1)
     return -logp[:, target].mean()
+''',
+        "builtin_found_by_a_computed_name": '''def cross_entropy(logits, target):  # F.cross_entropy by a computed name
+    with torch._C.DisableTorchFunction():
+        return getattr(__import__("torch").nn.functional, "cross_" + "entropy")(logits, target)
 ''',
     },
     "cross_entropy_grad": {
@@ -218,6 +263,20 @@ def softmax(z, dim=-1):
     n, c = logits.shape
     one_hot = torch.eye(c)[target].to(logits.dtype)
     return (torch.softmax(logits, dim=1) - one_hot) / n
+''',
+        "torch_func_grad": '''def cross_entropy_grad(logits, target):  # torch.func instead of the formula
+    return torch.func.grad(lambda l: F.cross_entropy(l, target))(logits)
+''',
+        "execution_engine": '''from torch.autograd.variable import Variable
+
+
+def cross_entropy_grad(logits, target):  # autograd's engine called directly
+    with torch.enable_grad():
+        leaf = logits.detach().clone()
+        leaf.requires_grad = True
+        loss = F.cross_entropy(leaf, target)
+        (grad,) = Variable._execution_engine.run_backward((loss,), (torch.ones_like(loss),), False, False, (leaf,), True)
+    return grad
 ''',
     },
     "SoftmaxRegression": {

@@ -493,6 +493,18 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}; the contract's mista
         keep = torch.rand(x.shape[-1]) >= self.p
         return x * keep / (1 - self.p)
 ''',
+        "native_dropout": '''class InvertedDropout(nn.Module):  # torch's own dropout kernel under another name
+    def __init__(self, p=0.5):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return torch.zeros_like(x)
+        return torch.native_dropout(x, self.p, True)[0]
+''',
     },
     "EarlyStopping": {
         "state_dict_reference": '''class EarlyStopping:
