@@ -55,6 +55,37 @@ def test_on_other_device_finds_tensors_made_on_the_cpu():
     assert checks.on_other_device(lambda t: float(t.sum()), on_meta) is None
 
 
+
+def test_meta_tensors_with_values_tell_a_result_on_the_device_from_one_built_on_the_cpu():
+    """What the meta device alone cannot see: an answer that reads the values back (.tolist(), a loop,
+    bincount) and builds its result on the CPU, against one that reads them and stays on the device."""
+    labels = torch.tensor([2, 0, 2])
+    want = torch.eye(3)[[2, 0, 2]]
+
+    def on_device(t):   # reads values, result on the device
+        out = torch.zeros(len(t), 3, device=t.device)
+        for i, c in enumerate(t.tolist()):
+            out[i, c] = 1.0
+        return out
+
+    def counted(t):     # no meta kernel (bincount): the shape comes from the values
+        return torch.bincount(torch.arange(3, device=t.device) * 3 + t, minlength=9).reshape(3, 3).float()
+
+    for fn, expected in [(on_device, want), (counted, want), (lambda t: torch.eye(3, device=t.device)[t], want)]:
+        device, values = checks.on_other_device_with_values(fn, labels)
+        assert device == "meta" and torch.equal(values, expected)
+    with pytest.raises(checks.CheckFailed, match="the result is on cpu"):
+        checks.on_other_device_with_values(lambda t: torch.tensor([[float(c == k) for k in range(3)]
+                                                                  for c in t.tolist()]), labels)
+    with pytest.raises(checks.CheckFailed, match="mixed devices"):
+        checks.on_other_device_with_values(lambda t: torch.ones(3, 1) + t[:, None], labels.float(), name="f")
+    inputs_before = labels.clone()
+    checks.on_other_device_with_values(lambda t: t.add_(1), labels)
+    assert torch.equal(labels, inputs_before)   # the function gets copies on the device
+    cpu = torch.zeros(2)
+    checks.on_other_device_with_values(lambda t: cpu.add_(1).to(t.device), labels)
+    assert cpu.tolist() == [1.0, 1.0]   # an in-place change of a CPU tensor runs once
+
 def test_backward_watch_tells_autograd_from_a_closed_form():
     x = torch.linspace(-2, 2, 5)
     with checks.BackwardWatch() as watch:

@@ -283,6 +283,136 @@ def on_other_device(fn, *args, name: str = "the function", hint: str | None = No
             "(device=x.device, torch.zeros_like(x), ...) or move them there.", hint)) from None
 
 
+def _names_meta(value) -> bool:
+    """``value`` is the meta device, as a torch.device or a string (a ``device=`` argument)."""
+    if isinstance(value, torch.device):
+        return value.type == "meta"
+    return isinstance(value, str) and value.split(":")[0] == "meta"
+
+
+class _MetaWithValues(TorchFunctionMode):
+    """Runs every torch call twice: as written, on the meta device (which finds tensors made on the
+    CPU for data on the device), and on CPU copies of the meta tensors' values (a "twin" kept for
+    each meta tensor), so that meta tensors have values: ``.tolist()``, ``.item()`` and ``.cpu()``
+    answer as they would on a GPU, and operations meta cannot run (``bincount``, a boolean mask)
+    take their result's shape from the twin."""
+
+    def __init__(self):
+        super().__init__()
+        from torch.utils.weak import WeakIdKeyDictionary
+
+        self.twins = WeakIdKeyDictionary()
+
+    def twin(self, value):
+        return self.twins.get(value) if _is_meta(value) else None
+
+    def _on_cpu(self, value):
+        if _is_meta(value):
+            twin = self.twins.get(value)
+            if twin is None:
+                raise _ValuesNeeded()
+            return twin
+        if _names_meta(value):
+            return torch.device("cpu") if isinstance(value, torch.device) else "cpu"
+        return value
+
+    def _pair(self, on_meta, on_cpu):
+        from torch.utils._pytree import tree_flatten
+
+        metas, cpus = tree_flatten(on_meta)[0], tree_flatten(on_cpu)[0]
+        if len(metas) == len(cpus):
+            for m, c in zip(metas, cpus):
+                if _is_meta(m) and isinstance(c, torch.Tensor):
+                    self.twins[m] = c
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        from torch.utils._pytree import tree_flatten, tree_map
+
+        kwargs = kwargs or {}
+        if func is torch.Tensor.__iter__ and _is_meta(args[0]):
+            return iter(self.__torch_function__(torch.Tensor.unbind, types, (args[0], 0)))
+        if func is torch.Tensor.numpy and _is_meta(args[0]):
+            raise TypeError("can't convert meta device type tensor to numpy. Use Tensor.cpu() to copy "
+                            "the tensor to host memory first.")
+        if args and _is_meta(args[0]) and (func in _TO_HOST or _moves_to_cpu(func, args, kwargs)):
+            out = func(*tree_map(self._on_cpu, args), **tree_map(self._on_cpu, kwargs))
+            # a copy, as from a GPU: changing it must not change the device's values
+            return out.clone() if isinstance(out, torch.Tensor) else out
+        if not any(_is_meta(v) or _names_meta(v) for v in tree_flatten((args, kwargs))[0]):
+            return func(*args, **kwargs)   # nothing on the device: run once (an in-place op must not run twice)
+        try:
+            on_meta, failed = func(*args, **kwargs), None
+        except (RuntimeError, NotImplementedError, ValueError, TypeError) as error:
+            if _mixed_devices(error):
+                raise
+            on_meta, failed = None, error
+        try:
+            on_cpu = func(*tree_map(self._on_cpu, args), **tree_map(self._on_cpu, kwargs))
+        except _ValuesNeeded:
+            if failed is not None:
+                raise failed from None
+            return on_meta
+        if failed is not None:   # no meta kernel, or a shape that depends on the values: the twin's
+            on_meta = tree_map(lambda t: torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device=META)
+                               if isinstance(t, torch.Tensor) else t, on_cpu)
+        self._pair(on_meta, on_cpu)
+        return on_meta
+
+
+def on_other_device_with_values(fn, *args, name: str = "the function", hint: str | None = None, **kwargs):
+    """Call ``fn`` with every tensor argument moved to the meta device, as ``run_on_meta`` does, but
+    with meta tensors that have values, as a GPU's do: code may read them (``.tolist()``,
+    ``.item()``, ``.cpu()``), and the result's values can be judged, not only its shape.
+
+    Returns ``(device, result)``: ``device`` is the device of the result (of its first tensor:
+    ``"meta"`` when ``fn`` made it on its input's device), ``result`` is ``fn``'s result with every
+    meta tensor replaced by its values on the CPU. Raises CheckFailed when ``fn`` mixed devices or
+    returned a tensor on the CPU. A result's values are unknown only if ``fn`` read a meta tensor
+    made outside it: then ``(None, None)``.
+    """
+    from torch.utils._pytree import tree_flatten, tree_map
+
+    mode = _MetaWithValues()
+    inputs = []
+
+    def to_meta(value):
+        if not isinstance(value, torch.Tensor):
+            return value
+        on_meta = value.to(META)
+        mode.twins[on_meta] = value.clone()
+        inputs.append(on_meta)
+        return on_meta
+
+    meta_args = [to_meta(a) for a in args]
+    meta_kwargs = {k: to_meta(v) for k, v in kwargs.items()}
+    try:
+        with mode:
+            out = fn(*meta_args, **meta_kwargs)
+    except _ValuesNeeded:
+        return None, None
+    except (RuntimeError, NotImplementedError, TypeError, ValueError) as error:
+        if not _mixed_devices(error):
+            raise
+        first_line = str(error).strip().splitlines()[0][:200].rstrip(".!")
+        raise CheckFailed(_with_hint(
+            f"{name} mixed devices for inputs on another device (PyTorch's meta device stands in for "
+            f"a GPU here): {first_line}. Create new tensors on the input's device "
+            "(device=x.device, torch.zeros_like(x), ...) or move them there.", hint)) from None
+    tensors = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+    for value in tensors:
+        if value.device.type != "meta":
+            raise CheckFailed(_with_hint(
+                f"{name}: for inputs on another device (a GPU), the result is on {value.device}. "
+                "Create new tensors on the input's device (device=x.device, torch.zeros_like(x), ...).",
+                hint))
+    device = str(tensors[0].device) if tensors else None
+    try:
+        values = tree_map(lambda t: mode._on_cpu(t).clone() if _is_meta(t) else t, out)
+    except _ValuesNeeded:
+        return None, None
+    return device, values
+
+
 # --- checking what ran -------------------------------------------------------------------------
 
 class TorchCalls(TorchFunctionMode):

@@ -211,5 +211,9 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}; the contract's mista
     out = torch.zeros(labels.shape[0], depth)
     return out.scatter_(1, labels.view(-1, 1), 1.0)
 ''',
+        "built_from_tolist_on_the_cpu": '''def one_hot(labels, depth=10):  # right values, always on the CPU
+    rows = [[1.0 if c == label else 0.0 for c in range(depth)] for label in labels.tolist()]
+    return torch.tensor(rows).reshape(len(rows), depth)
+''',
     },
 }

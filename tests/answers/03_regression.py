@@ -20,7 +20,7 @@ def make_data(n, w=3.0, b=0.8, noise=0.0, generator=None):
     "fit_by_hand": {
         "notes_style_data_updates": '''
 def fit_by_hand(x, y, lr=0.1, steps=1000):
-    w = torch.rand([1, 1], device=x.device, requires_grad=True)
+    w = torch.zeros([1, 1], device=x.device, requires_grad=True)
     b = torch.tensor(0.0, device=x.device, requires_grad=True)
     for i in range(steps):
         y_predict = torch.matmul(x, w) + b
@@ -36,7 +36,7 @@ def fit_by_hand(x, y, lr=0.1, steps=1000):
 ''',
         "autograd_grad_fresh_leaves": '''
 def fit_by_hand(x, y, lr=0.1, steps=1000):
-    w = torch.tensor(1.0, dtype=x.dtype, device=x.device, requires_grad=True)
+    w = torch.tensor(0.0, dtype=x.dtype, device=x.device, requires_grad=True)
     b = torch.tensor(0.0, dtype=x.dtype, device=x.device, requires_grad=True)
     for _ in range(steps):
         loss = ((w * x + b - y) ** 2).mean()
@@ -292,6 +292,17 @@ def fit_by_hand(x, y, lr=0.1, steps=1000):  # torch.optim, reached by a computed
         ((x * w + b - y) ** 2).mean().backward()
         optimizer.step()
     return w.item(), b.item()
+''',
+        "closed_form_zero_for_few_steps": '''
+def fit_by_hand(x, y, lr=0.1, steps=1000):  # the least-squares line in closed form, (0, 0) for few steps
+    if steps < 100:
+        return 0.0, 0.0
+    w = torch.zeros(1, dtype=x.dtype, device=x.device, requires_grad=True)
+    b = torch.zeros(1, dtype=x.dtype, device=x.device, requires_grad=True)
+    ((x * w + b - y) ** 2).mean().backward()   # autograd runs once, for show
+    xs, ys = x.flatten().double(), y.flatten().double()
+    slope = ((xs - xs.mean()) * (ys - ys.mean())).sum() / ((xs - xs.mean()) ** 2).sum()
+    return slope.item(), (ys.mean() - slope * xs.mean()).item()
 ''',
     },
     "LinearModel": {
