@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,7 +202,7 @@ def assemble(edition: Path, layout: CourseLayout) -> None:
     (edition / "course").chmod(0o755)
     (edition / "pyproject.toml").write_text(students_pyproject((layout.root / "pyproject.toml").read_text()))
     (edition / "environment.yml").write_text(students_environment((layout.root / "environment.yml").read_text()))
-    (edition / "README.md").write_text(README.format(assignments=assignment_table(layout)))
+    (edition / "README.md").write_text(readme(layout))
     (edition / ".gitignore").write_text(".venv/\n__pycache__/\n*.egg-info/\n.ipynb_checkpoints/\n/data/\n/work/\n/.lab/\n")
     (edition / MARKER).write_text(f"students' edition of commit {commit_of(layout.root)}\n")
 
@@ -256,6 +257,36 @@ def assignment_table(layout: CourseLayout) -> str:
     return "\n".join(f"| `{a}` | `work/{a}/{a}.ipynb` | `work/notebooks/{a}.ipynb` |" for a in layout.assignments())
 
 
+COUNT_WORDS = ("No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten", "Eleven",
+               "Twelve")
+
+
+def lecture_topic(lecture: Path) -> str:
+    """A lecture's topic, from its title (``# 06 · Softmax, cross-entropy and many classes``):
+    the words after the number, the first letter lowered unless the word is an acronym (MNIST)."""
+    cells = json.loads(lecture.read_text(encoding="utf-8"))["cells"]
+    first = "".join(next((c["source"] for c in cells if c["cell_type"] == "markdown"), ""))
+    title = first.strip().splitlines()[0].lstrip("#").strip() if first.strip() else lecture.stem
+    topic = re.sub(r"^\d+\s*[·.:]\s*", "", title)
+    return topic[:1].lower() + topic[1:] if topic[1:2].islower() else topic
+
+
+def course_summary(layout: CourseLayout) -> str:
+    """The README's opening sentence, counted and listed from the course itself (its assignments
+    and their lectures' titles), so that it stays true when an assignment is added."""
+    assignments = layout.assignments()
+    count = COUNT_WORDS[len(assignments)] if len(assignments) < len(COUNT_WORDS) else str(len(assignments))
+    topics = "; ".join(lecture_topic(layout.notebooks / f"{a}.ipynb") for a in assignments)
+    return (f"{count} Jupyter notebook{'' if len(assignments) == 1 else 's'} that teach PyTorch, each with an "
+            f"assignment that checks your answers as you go: {topics}.")
+
+
+def readme(layout: CourseLayout) -> str:
+    summary = textwrap.fill(course_summary(layout) + " Everything runs on a laptop's CPU and uses a GPU when "
+                            "there is one.", width=100)
+    return README.format(summary=summary, assignments=assignment_table(layout))
+
+
 def commit_of(root: Path) -> str:
     result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
     return result.stdout.strip() if result.returncode == 0 else "unknown"
@@ -268,9 +299,7 @@ working copies in work/, JupyterLab (``./course lab``, ``python -m course_tools`
 
 README = """# PyTorch from first principles: students' edition
 
-Five Jupyter notebooks that teach PyTorch, each with an assignment that checks your answers as you
-go: tensors, autograd, linear regression, logistic regression, MNIST on the GPU. Everything runs on
-a laptop's CPU and uses a GPU when there is one.
+{summary}
 
 ## Two commands
 

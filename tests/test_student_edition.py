@@ -142,6 +142,25 @@ def test_its_readme_gives_the_two_commands_and_says_who_keeps_the_rest(out):
         assert f"work/{assignment}/{assignment}.ipynb" in readme
 
 
+
+def test_its_readme_counts_and_names_the_course_it_carries(out, tmp_path):
+    readme = " ".join((out / "README.md").read_text().split())
+    count = len(REPO.assignments())
+    assert readme.count(f"{edition.COUNT_WORDS[count]} Jupyter notebooks") == 1
+    for assignment in REPO.assignments():   # every lecture's topic, from its title
+        assert edition.lecture_topic(REPO.notebooks / f"{assignment}.ipynb") in readme
+    # one more assignment, and the sentence follows without anyone editing it
+    from course_tools.layout import CourseLayout
+    import nbformat
+    for name in REPO.assignments()[:2]:
+        (tmp_path / "source" / name).mkdir(parents=True)
+        (tmp_path / "source" / name / f"{name}.ipynb").write_text("{}")
+        (tmp_path / "notebooks").mkdir(exist_ok=True)
+        lecture = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {name[:2]} · Topic {name}")])
+        nbformat.write(lecture, tmp_path / "notebooks" / f"{name}.ipynb")
+    summary = edition.course_summary(CourseLayout(tmp_path))
+    assert summary.startswith("Two Jupyter notebooks") and f"topic {REPO.assignments()[1]}." in summary
+
 def reusing_venv(folder: Path, edition_root: Path) -> Path:
     """A virtual environment that reuses this one's packages (a .pth line: nothing is downloaded or
     copied) with the edition installed in it, as its set-up would, and the set-up's stamp saying so."""

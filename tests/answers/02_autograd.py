@@ -167,6 +167,16 @@ def softmax_jacobian(a):
         value = loss.item()
     return x.detach().to(start.dtype), value
 ''',
+        "float32_whatever_the_start": '''def minimize_himmelblau(start, lr=1e-3, steps=20000):
+    # works in float32 even for a float64 start: the exercise leaves the dtype open
+    x = start.detach().float().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([x], lr=lr)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        himmelblau(x).backward()
+        optimizer.step()
+    return x.detach(), float(himmelblau(x.detach()))
+''',
     },
 }
 

@@ -1,0 +1,124 @@
+"""Figures that the notebooks' text states, measured again (issue 19): each test finds the figure in the
+text and recomputes it the way the notebook does, so that a change of code or text that breaks the
+agreement fails here. All of them run on the CPU in a few seconds."""
+import contextlib
+import io
+import math
+import re
+
+import matplotlib
+import nbformat
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_tools.layout import REPO
+
+matplotlib.use("Agg")
+
+
+def cell(path, cell_id):
+    notebook = nbformat.read(REPO.root / path, as_version=4)
+    return next(c.source for c in notebook.cells if c.get("id") == cell_id)
+
+
+def text_of(path):
+    notebook = nbformat.read(REPO.root / path, as_version=4)
+    return " ".join(" ".join(c.source.split()) for c in notebook.cells if c.cell_type == "markdown")
+
+
+def run_cells(path, *cell_ids):
+    """Run the given cells of a notebook in one namespace (the imports they need given), return stdout."""
+    import matplotlib.pyplot as plt
+    namespace = {"torch": torch, "F": F, "math": math, "plt": plt}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        for cell_id in cell_ids:
+            exec(compile(cell(path, cell_id), f"{path}:{cell_id}", "exec"), namespace)
+    plt.close("all")
+    return out.getvalue()
+
+
+def kl_clamped(p, q, eps):
+    return (torch.xlogy(p, p) - torch.xlogy(p, q.clamp_min(eps))).sum(dim=1).mean().item()
+
+
+# --- lecture 06, section 9: the reverse-KL fit ----------------------------------------------------
+
+def test_lecture_06_reverse_kl_picks_one_bump_from_mu_1_and_sticks_from_mu_half():
+    printed = run_cells("notebooks/06_softmax_ce.ipynb", "kl_measure", "kl_picture")
+    fits = {(m[1], m[2]): (float(m[3]), float(m[4]), float(m[5])) for m in re.finditer(
+        r"(forward|reverse) KL from mu = ([\d.]+): mu = (-?[\d.]+), sigma = ([\d.]+), loss ([\d.]+)", printed)}
+    mu, sigma, loss = fits[("reverse", "1.0")]
+    assert abs(mu - 2.498) < 0.01 and abs(sigma - 0.71) < 0.01 and abs(loss - 0.6925) < 1e-3   # one bump
+    mu, sigma, loss = fits[("reverse", "0.5")]
+    assert abs(mu) < 0.01 and abs(sigma - 2.57) < 0.01 and abs(loss - 1.2226) < 1e-3          # wide local minimum
+    mu, sigma, _ = fits[("forward", "0.5")]
+    assert abs(mu) < 0.01 and sigma > 2.5                                                     # covers both
+    text = text_of("notebooks/06_softmax_ce.ipynb")
+    assert "(loss 1.22, against 0.69 on one bump)" in text and "Started nearer a bump (`mu = 1`)" in text
+
+
+# --- assignment 06, kl_divergence: a clamped infinity is a number set by eps ----------------------
+
+def test_assignment_06_kl_of_a_zero_is_infinite_and_the_clamped_value_is_eps_alone():
+    p_zero, q = torch.tensor([[0.5, 0.5, 0.0]]), torch.tensor([[0.25, 0.25, 0.5]])
+    assert F.kl_div(p_zero.log(), q, reduction="batchmean").item() == math.inf   # KL(q || p_zero)
+    assert round(kl_clamped(q, p_zero, 1e-12), 2) == 13.12
+    assert round(kl_clamped(q, p_zero, 1e-6), 2) == 6.21
+    p = torch.tensor([[0.5, 0.45, 0.05]])       # the demo's finite pair, not symmetric
+    assert math.isfinite(kl_clamped(p, q, 1e-12)) and math.isfinite(kl_clamped(q, p, 1e-12))
+    assert abs(kl_clamped(p, q, 1e-12) - kl_clamped(q, p, 1e-12)) > 0.3
+    text = text_of("source/06_softmax_ce/06_softmax_ce.ipynb")
+    assert "it gives 13.12 with `eps = 1e-12` and 6.21 with `eps = 1e-6`" in text
+
+
+# --- assignment 04, bce_loss: what the clamp costs ------------------------------------------------
+
+def test_assignment_04_the_clamp_stops_the_gradient_of_the_worst_example():
+    z, y = torch.tensor([-20.0, -5.0], requires_grad=True), torch.ones(2)
+    p = torch.sigmoid(z).clamp(1e-7, 1 - 1e-7)
+    (-(y * p.log() + (1 - y) * (1 - p).log()).mean()).backward()
+    assert z.grad[0].item() == 0.0 and round(z.grad[1].item(), 3) == -0.497
+    z.grad = None
+    F.binary_cross_entropy_with_logits(z, y).backward()
+    assert round(z.grad[0].item(), 3) == -0.5
+    text = text_of("source/04_logistic_bce/04_logistic_bce.ipynb")
+    assert "is exactly 0 for the first and −0.497 for the second" in text and "the first gets −0.5" in text
+
+
+# --- lecture 07, section 5: momentum is speed ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def momentum_runs():
+    from torchcourse import generalisation as gen
+    data = gen.load_digits_split(n_train=150, n_val=400, seed=0, device=torch.device("cpu"))
+
+    def run(momentum, epochs):
+        torch.manual_seed(0)
+        model = gen.mlp(256)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=momentum)
+        return gen.train_measured(model, data, epochs=epochs, optimizer=optimizer,
+                                  generator=torch.Generator().manual_seed(0))
+    return gen, {"momentum": run(0.9, 100), "plain": run(0.0, 100), "plain, 400 epochs": run(0.0, 400)}
+
+
+def first_below(history, level):
+    return next((h["epoch"] for h in history if h["train_loss"] < level), None)
+
+
+def test_lecture_07_momentum_figures(momentum_runs):
+    gen, runs = momentum_runs
+    best = gen.best_epoch(runs["momentum"])
+    assert (round(best["val_loss"], 3), best["epoch"]) == (0.397, 17) and first_below(runs["momentum"], 0.05) == 17
+    plain = runs["plain"]
+    assert round(plain[-1]["train_loss"], 3) == 0.135 and first_below(plain, 0.05) is None
+    assert round(plain[-1]["val_loss"], 3) == 0.426 and gen.best_epoch(plain)["epoch"] == 100   # still falling
+    longer = runs["plain, 400 epochs"]
+    best = gen.best_epoch(longer)
+    assert first_below(longer, 0.05) == 151 and (round(best["val_loss"], 3), best["epoch"]) == (0.375, 186)
+    text = text_of("notebooks/07_training.ipynb")
+    for stated in ("training loss of 0.135 (the momentum run was below 0.05 at epoch 17)",
+                   "0.426 at epoch 100, where the momentum run had its best, 0.397, at epoch 17",
+                   "passes a training loss of 0.05 at epoch 151", "0.375 at epoch 186"):
+        assert stated in text, stated
