@@ -206,3 +206,37 @@ def test_notebook_time_limit(tmp_path):
     assert {c.status for c in result.cells} == {"not run"}, result.cells
     page = report.feedback_html(result, {n.name: n for n in spec.notebooks}, "slow")
     assert "time limit" in page
+
+
+def test_a_hidden_failure_inside_try_finally_names_its_case(tmp_path):
+    """Stand-ins are stopped in a ``finally:``; IPython's traceback then names the finally block's
+    line, yet the failure is reported with the words of the case that failed (the raw traceback's line)."""
+    if sandbox.bwrap_problem():
+        pytest.skip(f"the grader needs bubblewrap: {sandbox.bwrap_problem()}")
+    from course_tools.grading import assignments
+    from course_tools.grading.limits import Limits
+    from course_tools.grading.model import Task
+    from course_tools.grading.sandbox import SandboxConfig
+    from course_tools.grading.submission import grade_task
+
+    points, test = toy.TESTS["test_double"]
+    # as the assignments' callers do: the whole test in a try, its finally outside the hidden block
+    wrapped = "try:\n" + "".join(f"    {line}\n" for line in test.splitlines()) + "finally:\n    pass\n"
+    toy.make_source(tmp_path / "source")
+    nb = toy.source_notebook()
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_double":
+            cell.source = wrapped
+    nbformat.write(nb, tmp_path / "source" / "toy" / "toy.ipynb")
+    limits = Limits(cell_timeout=20, notebook_timeout=120)
+    spec = assignments.prepare("toy", tmp_path / "source", tmp_path / "cache", limits)
+    for notebook in spec.notebooks:   # the failure is decided in the kernel run, before any record
+        notebook.reference_records = {gid: [{}] for gid, _ in notebook.grade_cells}
+    # an exception of the student's own (a CheckFailed names its line itself)
+    answer = "def double(x):\n    if x.numel() > 2:\n        raise ValueError('only short ones')\n    return 2 * x\n"
+    nbformat.write(toy.submission({"double": answer}), tmp_path / "toy.ipynb")
+    task = Task(student="s", assignment="toy", files={"toy": str(tmp_path / "toy.ipynb")}, extra_files=[],
+                content_hash="x")
+    result = grade_task(task, spec, tmp_path / "scratch", limits, SandboxConfig())
+    cell = next(c for c in result.cells if c.grade_id == "test_double")
+    assert cell.points == 0 and cell.message == "a hidden test failed: a longer tensor", cell

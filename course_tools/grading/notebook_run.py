@@ -59,6 +59,13 @@ PRELOAD = ("import os as __os, shutil as __sh\nfor __e in __os.scandir({stage!r}
 SEED_HIDDEN_RUN = ("import random as __r, numpy as __n, torch as __t\n"
                    "__r.seed({0})\n__n.random.seed({0})\n__t.manual_seed({0})\ndel __r, __n, __t\n")
 
+# The line of the test cell where its error passed: the raw traceback's, which IPython's formatted
+# one does not always show (inside a try/finally it names the finally block). Only a number
+# leaves the kernel, and it can only pick one of the instructor's own `# case:` labels.
+ERROR_LINE = ("import sys as __s\n__t = getattr(__s, 'last_traceback', None)\n"
+              "while __t is not None and __t.tb_frame.f_code.co_name != '<module>':\n    __t = __t.tb_next\n"
+              "print('' if __t is None else __t.tb_lineno)\ndel __s, __t\n")
+
 WHY_SKIPPED = {
     "hung": "this cell kept running after the time limit and ignored the interrupt; the kernel was killed",
     "dead": ("the Python kernel died while running this cell (sys.exit/os._exit/exit() in your code, "
@@ -160,6 +167,7 @@ class NotebookGrader:
         self.skip: dict[int, str] = {}       # cell index -> why it is not run on a replay
         self.stopped: dict[int, str] = {}    # cell index -> why the grader stopped it (time limits)
         self.records: dict[int, list[dict]] = {}   # hidden run's cell index -> what it recorded
+        self.error_lines: dict[int, int] = {}      # hidden run's cell index -> the line its error passed
         self.restarts = 0
         self.stages = Stages()               # where the time went (the benchmark's breakdown)
         self.deadline = time.monotonic() + limits.notebook_timeout
@@ -269,6 +277,8 @@ class NotebookGrader:
             cell.outputs, sent = records.take(cell.outputs)
             if i in self.hidden_of:
                 self.records[i] = sent
+                if outcome.status == "error":
+                    self._note_error_line(client, i)
             total_bytes += sum(len(json.dumps(o)) for o in cell.outputs)
             if total_bytes > self.limits.output_per_notebook:
                 cell.outputs = [o for o in cell.outputs if o.get("output_type") == "error"]
@@ -309,6 +319,12 @@ class NotebookGrader:
         self.nb.cells[i].outputs.append(error_output("CellTimeoutError", msg))
         self.stopped[i] = msg
         self.notes.append(f"{self._where(i)}: {msg}")
+
+    def _note_error_line(self, client: GradingClient, i: int) -> None:
+        status, outputs = client.run_code(ERROR_LINE, self.limits.startup_timeout, silent=True)
+        text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream").strip()
+        if status == "ok" and text.isdigit() and 1 <= int(text) <= len(self.nb.cells[i].source.splitlines()):
+            self.error_lines[i] = int(text)
 
     def _skip_on_replay(self, i: int, outcome: Outcome) -> None:
         if outcome.status == "limits":
@@ -371,7 +387,8 @@ class NotebookGrader:
             return CellScore(gid, 0.0, maximum, "failed", visible or f"hidden tests: {self.stopped[hidden]}")
         run = self.nb.cells[hidden]
         if any(o.get("output_type") == "error" for o in run.outputs):
-            return CellScore(gid, 0.0, maximum, "failed", visible or failing_case(run.source, failing_line(run.outputs)))
+            line = self.error_lines.get(hidden) or failing_line(run.outputs)
+            return CellScore(gid, 0.0, maximum, "failed", visible or failing_case(run.source, line))
         if run.execution_count is None:
             return CellScore(gid, 0.0, maximum, "not run", "hidden tests not run")
         # the kernel's verdict can only take points away: they are granted outside it, when every
