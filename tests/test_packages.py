@@ -68,7 +68,8 @@ def test_the_sandbox_mounts_only_the_notebooks_package():
 
 
 def test_the_kernel_command_binds_no_tooling(tmp_path):
-    argv = sandbox.wrap(["python"], tmp_path, tmp_path, Limits(), sandbox.SandboxConfig(), {})
+    config = sandbox.SandboxConfig()
+    argv = sandbox.wrap(["python"], sandbox.KernelPaths.for_life(tmp_path, config), Limits(), config, {})
     binds = [argv[i + 1] for i, a in enumerate(argv) if a in ("--ro-bind", "--bind")]
     assert str(PACKAGES["torchcourse"].resolve()) in binds
     assert not any(b.startswith(str(PACKAGES["course_tools"])) or b in (str(REPO.root), str(REPO.source))
