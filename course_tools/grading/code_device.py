@@ -193,20 +193,23 @@ class _Seeded(_Flow):
         self.derived |= self.seeds
 
     def derives(self, expr: ast.AST) -> bool:
-        for node in ast.walk(expr):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                if node.id in self.derived and self.program.resolve_name(node)[0] == "local":
-                    return True
-            if isinstance(node, ast.NamedExpr) and self.derives(node.value):
-                self.derived.add(node.target.id)
-                return True
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and self.depth < 4:
-                helper = _student_def(self.program, node.func)
-                if helper is not None:
-                    params = _params_fed(helper, node, self.derives)
-                    if params and _returns_derive(self.derivation, helper, params, self.depth + 1):
-                        return True
-        return False
+        """Built from a seed; a call of a student function derives only when its result does (its
+        arguments alone do not make it: ``device_of(model)`` may return ``"cpu"``)."""
+        if isinstance(expr, ast.Name) and isinstance(expr.ctx, ast.Load):
+            return expr.id in self.derived and self.program.resolve_name(expr)[0] == "local"
+        if isinstance(expr, ast.NamedExpr) and self.derives(expr.value):
+            self.derived.add(expr.target.id)
+            return True
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
+            helper = _student_def(self.program, expr.func)
+            if helper is not None:
+                if self.depth >= 4:
+                    return False
+                params = _params_fed(helper, expr, self.derives)
+                return bool(params) and _returns_derive(self.derivation, helper, params, self.depth + 1)
+        if isinstance(expr, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return False
+        return any(self.derives(child) for child in ast.iter_child_nodes(expr))
 
 
 def _student_def(program: Program, name: ast.Name):
