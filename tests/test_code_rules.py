@@ -665,3 +665,29 @@ def test_predict_may_move_its_input_through_helpers():
     assert broken("03_regression", {"predict": answer}, added=[fake]) == {"predict"}
     computed = _predict('        return model(x.to(getattr(next(model.parameters()), "dev" + "ice"))).cpu().numpy()\n')
     assert broken("03_regression", {"predict": computed}) == {"predict"}
+
+
+MORE_DRAWS = {   # label -> (the draw, keeps the rule)
+    "a_dtype_conversion_on_the_device": ("torch.empty(len(X), device=X.device).to(torch.float64).uniform_().argsort()", True),
+    "multinomial_on_the_device": ("torch.ones(len(X), device=X.device).multinomial(len(X))", True),
+    "generator_device": ("torch.randperm(len(X), generator=generator, device=generator.device)", True),
+    "multinomial_of_cpu_weights": ("torch.multinomial(torch.ones(len(X)), len(X)).to(X.device)", False),
+    "a_computed_constant": ('torch.randperm(len(X), device="c" + "pu")', False),
+    "the_machines_device": ('torch.randperm(len(X), device="cuda" if torch.cuda.is_available() else "cpu")', False),
+    "a_distribution": ("torch.distributions.Uniform(0.0, 1.0).sample((len(X),)).argsort().to(X.device)", False),
+    "python_random": ("torch.tensor(random.sample(range(len(X)), len(X)), device=X.device)", False),
+}
+
+
+@pytest.mark.parametrize("label", list(MORE_DRAWS))
+def test_other_ways_of_drawing(label):
+    draw, keeps = MORE_DRAWS[label]
+    before = "import random\n\n" if "random." in draw else ""
+    assert broken("05_mnist_gpu", {"batches": _batches(draw, before)}) == (set() if keeps else {"batches"})
+
+
+def test_a_device_from_a_student_function_that_returns_the_cpu_is_the_cpu():
+    answer = _batches("torch.randperm(len(X), device=where())", before='def where():\n    return "cpu"\n\n')
+    assert broken("05_mnist_gpu", {"batches": answer}) == {"batches"}
+    answer = _batches("torch.randperm(len(X), device=where(X))", before="def where(t):\n    return t.device\n\n")
+    assert broken("05_mnist_gpu", {"batches": answer}) == set()

@@ -40,7 +40,8 @@ LIKE_DRAWS = {"torch.rand_like", "torch.randn_like", "torch.randint_like", "torc
 # Tensor methods that draw on their receiver's device
 METHOD_DRAWS = {"random_", "uniform_", "normal_", "bernoulli_", "exponential_", "geometric_", "cauchy_",
                 "log_normal_", "multinomial", "bernoulli"}
-CPU_MODULES = ("numpy.random", "random")       # always on the CPU
+CPU_MODULES = ("numpy.random", "random", "sklearn.utils.shuffle")   # always on the CPU
+UNREADABLE = ("torch.distributions",)          # draws whose device the grader does not follow
 # torch factories that make a tensor on the CPU unless device= says otherwise
 FACTORIES = {"torch.empty", "torch.zeros", "torch.ones", "torch.full", "torch.tensor", "torch.arange",
              "torch.linspace", "torch.logspace", "torch.eye", "torch.as_tensor", "torch.asarray",
@@ -66,10 +67,9 @@ def _judge_mention(program: Program, node: ast.AST) -> str | None:
     called = isinstance(call, ast.Call) and call.func is node
     for kind, name in program.resolve_all(node):
         if kind == "path" and any(name == m or name.startswith(m + ".") for m in CPU_MODULES):
-            if name.rsplit(".", 1)[-1] in ("seed", "getstate", "setstate", "Random", "default_rng") \
-                    and name != "numpy.random.default_rng":
-                continue
             return f"{name} (a draw on the CPU)"
+        if kind == "path" and any(name == m or name.startswith(m + ".") for m in UNREADABLE):
+            return f"{name} (a draw whose device the grader does not read)"
         is_path_draw = kind == "path" and (name in FACTORY_DRAWS or name in LIKE_DRAWS or (
             name.startswith("torch.Tensor.") and name.rsplit(".", 1)[-1] in METHOD_DRAWS))
         is_method_draw = kind == "method" and name[1:] in METHOD_DRAWS
@@ -102,21 +102,51 @@ def _sized_normal(call: ast.Call) -> bool:
 
 
 def cpu_constant(program: Program, expr: ast.AST, depth: int = 0) -> bool:
-    """``"cpu"``, ``None``, ``torch.device("cpu")``, or a name bound only to such a value."""
+    """A device that is not the data's: ``"cpu"``, ``None``, ``torch.device("cpu")``, a choice with a
+    CPU branch (``"cuda" if torch.cuda.is_available() else "cpu"``: the CPU for data on a GPU-less
+    machine's other device), a name or a student function bound only to such values, or a value
+    computed from constants alone that is not a plain device name (``"c" + "pu"``)."""
     if depth > 5:
         return False
     if isinstance(expr, ast.Constant):
-        return expr.value is None or (isinstance(expr.value, str) and expr.value.split(":")[0].strip() == "cpu")
+        if isinstance(expr.value, str):
+            return expr.value.split(":")[0].strip().lower() == "cpu"
+        return not isinstance(expr.value, int) or isinstance(expr.value, bool)   # device=0 is cuda:0
     if isinstance(expr, ast.IfExp):
-        return cpu_constant(program, expr.body, depth + 1) and cpu_constant(program, expr.orelse, depth + 1)
+        return cpu_constant(program, expr.body, depth + 1) or cpu_constant(program, expr.orelse, depth + 1)
     if isinstance(expr, ast.Call) and isinstance(expr.func, (ast.Name, ast.Attribute)):
         resolved = program.resolve(expr.func)
         if resolved and resolved[1] == "torch.device":
-            return bool(expr.args) and cpu_constant(program, expr.args[0], depth + 1)
+            return not expr.args or cpu_constant(program, expr.args[0], depth + 1)
+        if isinstance(expr.func, ast.Name):
+            helper = _student_def(program, expr.func)
+            if helper is not None:
+                returns = [r.value for r in _own_returns(helper)]
+                return all(r is None or cpu_constant(program, r, depth + 1) for r in returns)
     if isinstance(expr, ast.Name):
         values = _values_bound(program, expr)
-        return bool(values) and all(cpu_constant(program, v, depth + 1) for v in values)
-    return False
+        if values:
+            return all(cpu_constant(program, v, depth + 1) for v in values)
+    return _from_constants_only(program, expr)
+
+
+def _from_constants_only(program: Program, expr: ast.AST) -> bool:
+    """No value of the student's in it: only constants, builtins and library names (``str("cpu")``,
+    ``"c" + "pu"``, ``torch.device(*["cpu"])``)."""
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Name) and program.resolve_name(node)[0] in ("local", "global"):
+            return False
+    return True
+
+
+def _own_returns(func: ast.AST):
+    stack = list(func.body) if isinstance(func.body, list) else [ast.Return(func.body)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return):
+            yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
 
 
 def made_on_cpu(program: Program, expr: ast.AST, depth: int = 0) -> bool:
@@ -132,14 +162,26 @@ def made_on_cpu(program: Program, expr: ast.AST, depth: int = 0) -> bool:
         if isinstance(expr.func, ast.Attribute):
             if expr.func.attr in ("cpu", "numpy", "tolist"):
                 return True
-            if expr.func.attr == "to" and expr.args and cpu_constant(program, expr.args[0]):
-                return True
-            if expr.func.attr in METHOD_DRAWS or expr.func.attr in ("float", "double", "long", "int", "view",
+            if expr.func.attr == "to":
+                where = [k.value for k in expr.keywords if k.arg == "device"] + expr.args[:1]
+                if any(_names_cpu(program, w) for w in where):
+                    return True
+            if expr.func.attr in METHOD_DRAWS or expr.func.attr in ("to", "float", "double", "long", "int", "view",
                                                                    "reshape", "clone", "detach", "contiguous"):
                 return made_on_cpu(program, expr.func.value, depth + 1)
     if isinstance(expr, ast.Name):
         values = _values_bound(program, expr)
         return bool(values) and all(made_on_cpu(program, v, depth + 1) for v in values)
+    return False
+
+
+def _names_cpu(program: Program, expr: ast.AST) -> bool:
+    """``"cpu"`` or ``torch.device("cpu")`` written out (``.to(torch.float32)`` is no device)."""
+    if isinstance(expr, ast.Constant):
+        return isinstance(expr.value, str) and expr.value.split(":")[0].strip().lower() == "cpu"
+    if isinstance(expr, ast.Call) and isinstance(expr.func, (ast.Name, ast.Attribute)):
+        resolved = program.resolve(expr.func)
+        return bool(resolved and resolved[1] == "torch.device" and expr.args) and _names_cpu(program, expr.args[0])
     return False
 
 
