@@ -54,16 +54,18 @@ BREAKS_A_RULE = {
                                      "closed_form_beside_a_dummy_grad"},
                     "softmax_jacobian": {"closed_form", "only_the_diagonal", "closed_form_beside_a_dummy_grad"}},
     "03_regression": {"fit_by_hand": {"uses_optim_sgd", "uses_nn_linear_and_mseloss", "imported_mse_loss",
-                                      "gradient_by_formula", "optim_through_importlib"}},
+                                      "gradient_by_formula", "optim_through_importlib"},
+                      "predict": {"input_not_moved"}},
     "04_logistic_bce": {"sigmoid": {"builtin_torch_sigmoid", "builtin_with_torch_function_disabled"}},
-    "05_mnist_gpu": {},
+    "05_mnist_gpu": {"batches": {"cpu_permutation_for_device_data"}},
     "06_softmax_ce": {"softmax": {"builtin_under_an_alias", "builtin_with_torch_function_disabled",
                                   "scipy_inside_an_autograd_function"},
                       "log_softmax": {"builtin_logsumexp", "logcumsumexp_under_another_name",
                                       "builtin_with_the_mode_popped", "module_level_alias"},
                       "cross_entropy": {"builtin_cross_entropy", "builtin_found_by_a_computed_name"},
                       "cross_entropy_grad": {"uses_autograd", "torch_func_grad", "execution_engine"}},
-    "07_training": {"InvertedDropout": {"uses_F_dropout", "native_dropout"}},
+    "07_training": {"InvertedDropout": {"uses_F_dropout", "native_dropout"},
+                    "fit_early_stopping": {"permutation_made_on_the_cpu"}},
 }
 
 
@@ -551,3 +553,141 @@ def test_a_broken_rule_zeroes_exactly_its_exercises_test_cells():
         ("test_cross_entropy", 0.0, "failed"), ("test_cross_entropy_values", 0.0, "failed"),
         ("test_cross_entropy_grad", 2.0, "passed"), ("test_softmax", 0.0, "tampered")]
     assert out[0].message == violations[0].message and "F.cross_entropy" in out[0].message
+
+
+# ------------------------------------------------------------------------------- the device rules
+def _batches(draw, before=""):
+    return (f"{before}def batches(X, y, batch_size, generator=None):\n    order = {draw}\n"
+            "    for start in range(0, len(X), batch_size):\n        idx = order[start:start + batch_size]\n"
+            "        yield X[idx], y[idx]\n")
+
+
+DRAWS_ON_DEVICE = {   # label -> (the draw, keeps the rule)
+    "randperm_on_X": ("torch.randperm(len(X), device=X.device, generator=generator)", True),
+    "argsort_of_uniform": ("torch.rand(len(X), generator=generator, device=X.device).argsort()", True),
+    "rand_like": ("torch.rand_like(X[:, 0].float()).argsort()", True),
+    "in_place_on_a_new_tensor_of_X": ("X.new_empty(len(X)).uniform_(generator=generator).argsort()", True),
+    "in_place_on_the_device": ("torch.empty(len(X), device=X.device).uniform_().argsort()", True),
+    "device_name_from_y": ("torch.randperm(len(X), generator=generator, device=y.device)", True),
+    "no_device": ("torch.randperm(len(X), generator=generator)", False),
+    "constant_cpu": ('torch.randperm(len(X), generator=generator, device="cpu")', False),
+    "torch_device_cpu": ('torch.randperm(len(X), device=torch.device("cpu"))', False),
+    "device_none": ("torch.randperm(len(X), device=None)", False),
+    "moved_after_the_draw": ("torch.randperm(len(X), generator=generator).to(X.device)", False),
+    "cuda_after_the_draw": ("torch.rand(len(X)).argsort().cuda()", False),
+    "in_place_on_a_cpu_tensor": ("torch.empty(len(X)).uniform_().argsort().to(X.device)", False),
+    "rand_like_of_a_cpu_tensor": ("torch.rand_like(torch.zeros(len(X))).argsort().to(X.device)", False),
+    "numpy_permutation": ("torch.from_numpy(np.random.permutation(len(X))).to(X.device)", False),
+    "computed_getattr": ('getattr(torch, "rand" + "perm")(len(X), device=X.device)', False),
+    "draw_function_renamed": ("(lambda f: f(len(X)))(torch.randperm).to(X.device)", False),
+    "keywords_spread": ('torch.randperm(len(X), **{"device": "cpu"}).to(X.device)', False),
+}
+
+
+@pytest.mark.parametrize("label", list(DRAWS_ON_DEVICE))
+def test_batches_draw_on_the_datas_device(label):
+    draw, keeps = DRAWS_ON_DEVICE[label]
+    before = "import numpy as np\n\n" if "np." in draw else ""
+    assert broken("05_mnist_gpu", {"batches": _batches(draw, before)}) == (set() if keeps else {"batches"})
+
+
+def test_a_cpu_device_under_a_name_is_still_the_cpu():
+    named = _batches('torch.randperm(len(X), device=where)', before='where = torch.device("cpu")\n\n')
+    assert broken("05_mnist_gpu", {"batches": named}) == {"batches"}
+    local = ('def batches(X, y, batch_size, generator=None):\n    dev = "cpu"\n'
+             '    order = torch.randperm(len(X), device=dev)\n    return [(X[order], y[order])]\n')
+    assert broken("05_mnist_gpu", {"batches": local}) == {"batches"}
+
+
+def test_a_cpu_draw_hidden_in_a_helper_in_another_cell_loses():
+    helper = "def _order(n, generator=None):\n    return torch.randperm(n, generator=generator)\n"
+    answer = _batches("_order(len(X), generator).to(X.device)")
+    found = check("05_mnist_gpu", notebook_cells("05_mnist_gpu", {"batches": answer}, added=[helper]))
+    assert [(v.exercise, v.line) for v in found] == [("batches", 2)] and "its cell" not in found[0].cell
+    assert found[0].message.startswith("batches uses torch.randperm without device= (line 2 of cell ")
+    assert found[0].message.endswith("so its tests score no points")
+    on_device = "def _order(n, device, generator=None):\n    return torch.randperm(n, generator=generator, device=device)\n"
+    answer = _batches("_order(len(X), X.device, generator)")
+    assert broken("05_mnist_gpu", {"batches": answer}, added=[on_device]) == set()
+
+
+def test_a_cpu_draw_elsewhere_in_the_notebook_costs_nothing():
+    demo = "perm = torch.randperm(10)\nprint(perm, np.random.permutation(3))\nimport numpy as np\n"
+    assert broken("05_mnist_gpu", added=[demo]) == set()
+    assert broken("07_training", added=[demo]) == set()
+
+
+def test_fit_early_stopping_draws_on_the_datas_device():
+    source = bank("07_training").RIGHT["fit_early_stopping"]["inner_functions_summed_loss"]
+    assert broken("07_training", {"fit_early_stopping": source}) == set()
+    cpu = source.replace("generator=generator, device=y.device)", "generator=generator).to(y.device)")
+    assert cpu != source and broken("07_training", {"fit_early_stopping": cpu}) == {"fit_early_stopping"}
+
+
+def _predict(body, before=""):
+    return f"{before}def predict(model, x):\n    model.eval()\n    with torch.no_grad():\n{body}"
+
+
+MOVES_INPUT = {   # label -> (the body, keeps the rule)
+    "next_parameters": ("        return model(x.to(next(model.parameters()).device)).cpu().numpy()\n", True),
+    "named_device": ("        dev = next(model.parameters()).device\n        x = x.to(dev)\n"
+                     "        return model(x).cpu().numpy()\n", True),
+    "a_submodules_weight": ("        return model(x.to(model.linear.weight.device)).cpu().numpy()\n", True),
+    "keyword_device": ("        p = list(model.parameters())[0]\n"
+                       "        return model(x.to(device=p.device)).cpu().numpy()\n", True),
+    "as_tensor": ("        d = next(model.parameters()).device\n"
+                  "        return model(torch.as_tensor(x, device=d)).cpu().numpy()\n", True),
+    "type_as_a_parameter": ("        return model(x.type_as(next(model.parameters()))).cpu().numpy()\n", True),
+    "not_moved": ("        return model(x).cpu().numpy()\n", False),
+    "moved_to_its_own_device": ("        return model(x.to(x.device)).cpu().numpy()\n", False),
+    "moved_to_the_gpu": ("        return model(x.cuda()).cpu().numpy()\n", False),
+    "moved_to_a_constant": ('        return model(x.to("cpu")).cpu().numpy()\n', False),
+    "only_the_models_dtype": ("        return model(x.to(next(model.parameters()).dtype)).cpu().numpy()\n", False),
+    "the_model_moved_instead": ("        model.to(x.device)\n        return model(x).cpu().numpy()\n", False),
+}
+
+
+@pytest.mark.parametrize("label", list(MOVES_INPUT))
+def test_predict_moves_its_input_to_the_models_device(label):
+    body, keeps = MOVES_INPUT[label]
+    assert broken("03_regression", {"predict": _predict(body)}) == (set() if keeps else {"predict"})
+
+
+def test_predict_may_move_its_input_through_helpers():
+    device_of = "def device_of(m):\n    return next(m.parameters()).device\n"
+    answer = _predict("        return model(x.to(device_of(model))).cpu().numpy()\n")
+    assert broken("03_regression", {"predict": answer}, added=[device_of]) == set()
+    mover = "def to_model(m, t):\n    return t.to(next(m.parameters()).device)\n"
+    answer = _predict("        return model(to_model(model, x)).cpu().numpy()\n")
+    assert broken("03_regression", {"predict": answer}, added=[mover]) == set()
+    fake = "def device_of(m):\n    return torch.device('cpu')\n"
+    answer = _predict("        return model(x.to(device_of(model))).cpu().numpy()\n")
+    assert broken("03_regression", {"predict": answer}, added=[fake]) == {"predict"}
+    computed = _predict('        return model(x.to(getattr(next(model.parameters()), "dev" + "ice"))).cpu().numpy()\n')
+    assert broken("03_regression", {"predict": computed}) == {"predict"}
+
+
+MORE_DRAWS = {   # label -> (the draw, keeps the rule)
+    "a_dtype_conversion_on_the_device": ("torch.empty(len(X), device=X.device).to(torch.float64).uniform_().argsort()", True),
+    "multinomial_on_the_device": ("torch.ones(len(X), device=X.device).multinomial(len(X))", True),
+    "generator_device": ("torch.randperm(len(X), generator=generator, device=generator.device)", True),
+    "multinomial_of_cpu_weights": ("torch.multinomial(torch.ones(len(X)), len(X)).to(X.device)", False),
+    "a_computed_constant": ('torch.randperm(len(X), device="c" + "pu")', False),
+    "the_machines_device": ('torch.randperm(len(X), device="cuda" if torch.cuda.is_available() else "cpu")', False),
+    "a_distribution": ("torch.distributions.Uniform(0.0, 1.0).sample((len(X),)).argsort().to(X.device)", False),
+    "python_random": ("torch.tensor(random.sample(range(len(X)), len(X)), device=X.device)", False),
+}
+
+
+@pytest.mark.parametrize("label", list(MORE_DRAWS))
+def test_other_ways_of_drawing(label):
+    draw, keeps = MORE_DRAWS[label]
+    before = "import random\n\n" if "random." in draw else ""
+    assert broken("05_mnist_gpu", {"batches": _batches(draw, before)}) == (set() if keeps else {"batches"})
+
+
+def test_a_device_from_a_student_function_that_returns_the_cpu_is_the_cpu():
+    answer = _batches("torch.randperm(len(X), device=where())", before='def where():\n    return "cpu"\n\n')
+    assert broken("05_mnist_gpu", {"batches": answer}) == {"batches"}
+    answer = _batches("torch.randperm(len(X), device=where(X))", before="def where(t):\n    return t.device\n\n")
+    assert broken("05_mnist_gpu", {"batches": answer}) == set()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from .code_device import cpu_draws, moves_input
 from .code_flow import Derivation, is_autograd_path
 from .code_reading import Program, Use, Where, reach
 from .model import CellScore
@@ -52,6 +53,8 @@ class Rule:
     autograd: str | None = None
     result_index: int | None = None            # which element of a returned tuple must derive
     no_log_of: tuple[str, ...] = ()            # student functions whose log may not be taken
+    draws_on_device: bool = False              # every random draw made on a device, not the CPU
+    moves_input: tuple[int, int] | None = None  # (model, input) parameters: input moved to the model's device
     text: str = ""                             # the rule in a few words, for the message
 
 
@@ -84,12 +87,14 @@ RULES: dict[str, dict[str, Rule]] = {
     "03_regression": {
         "fit_by_hand": Rule(forbid=(NN_OPTIM,), autograd="called",
                             text="by hand with autograd, without torch.nn or torch.optim"),
+        "predict": Rule(moves_input=(0, 1), text="run on the model's device, its input moved there"),
     },
     "04_logistic_bce": {
         "sigmoid": Rule(forbid=(SIGMOID,), text="written from torch.exp, without a built-in sigmoid"),
     },
     "05_mnist_gpu": {
-        "batches": Rule(forbid=(DATALOADER,), text="made on the tensors' device, without a DataLoader"),
+        "batches": Rule(forbid=(DATALOADER,), draws_on_device=True,
+                        text="made on the tensors' device, without a DataLoader"),
     },
     "06_softmax_ce": {
         "softmax": Rule(forbid=(SOFTMAX,), text="written from torch.exp, without the built-in"),
@@ -102,6 +107,8 @@ RULES: dict[str, dict[str, Rule]] = {
     },
     "07_training": {
         "InvertedDropout": Rule(forbid=(DROPOUT,), text="written by hand, without F.dropout or nn.Dropout"),
+        "fit_early_stopping": Rule(draws_on_device=True,
+                                   text="trained on shuffled mini-batches drawn on the data's device"),
     },
 }
 
@@ -205,7 +212,32 @@ def _check_exercise(program: Program, cells: list[Cell], exercise: str, rule: Ru
         o.startswith(n + ".") and u2.where == u.where for u2, o, _ in found)]
     out = [_violation(program, cells, exercise, rule, use, name, why) for use, name, why in found]
     out += _autograd_violations(program, cells, exercise, rule, roots, uses)
+    out += _device_violations(program, cells, exercise, rule, roots, reached)
     return list(dict.fromkeys(out))
+
+
+def _device_violations(program, cells, exercise, rule: Rule, roots, reached) -> list[Violation]:
+    """A random draw made on the CPU; an input not moved to the model's device (``code_device``)."""
+    out = []
+    if rule.draws_on_device:
+        for node, found in cpu_draws(program, reached):
+            use = Use("path", found, program.where(node), node)
+            out.append(_violation(program, cells, exercise, rule, use, found,
+                                  "a random draw made on the CPU, not on the data's device"))
+    if rule.moves_input is not None:
+        model, data = rule.moves_input
+        for cell, stmt in roots:
+            stmt = _defining_function(program, exercise, stmt)
+            if _wraps_itself(exercise, stmt):
+                continue
+            params = [a.arg for a in stmt.args.posonlyargs + stmt.args.args] \
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) else []
+            if len(params) <= max(model, data) or not moves_input(program, stmt, params[model], params[data]):
+                use = Use("path", "", program.where(stmt), stmt)
+                out.append(_violation(program, cells, exercise, rule, use, "no move to the model's device", "",
+                                      said=f"does not move {params[data] if len(params) > data else 'its input'} "
+                                           "to the model's device"))
+    return out
 
 
 def _shown(use: Use) -> str:
