@@ -56,8 +56,11 @@ def course_id() -> str:
 
 
 def write_course_config(folders: Folders) -> None:
-    """nbgrader's settings for the instructor's commands: the course's own, plus this exchange."""
+    """nbgrader's settings for the instructor's commands: the course's own, plus this exchange.
+    The course folder holds every student's collected submission, grades and feedback: the
+    instructor's only (the state folder above it can be crossed by students, to reach the exchange)."""
     folders.course.mkdir(parents=True, exist_ok=True)
+    folders.course.chmod(0o700)
     (folders.course / "nbgrader_config.py").write_text(
         "c = get_config()  # noqa: F821\n"
         f"load_subconfig({str(REPO.nbgrader_config)!r})  # noqa: F821 (the course's settings)\n"
