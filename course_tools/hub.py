@@ -21,17 +21,15 @@ import stat
 import sys
 from pathlib import Path
 
-from . import nbgrader_course
+from . import lab, nbgrader_course
 from .layout import REPO
 
 CONFIG_TEMPLATE = Path(__file__).with_name("jupyterhub_config.py")
 PROXY = REPO.root / "build" / "node_modules" / ".bin" / "configurable-http-proxy"
 DEFAULT_STATE = REPO.root / "build" / "hub"
 # Students need the Assignments panel and Validate; the formgrader and the assignment editor are
-# the instructor's tools, and the course list only points at a formgrader.
-STUDENT_OFF = [f"@jupyter/nbgrader:{name}" for name in ("formgrader", "create-assignment", "course-list")]
-# JupyterLab's offer to fetch Jupyter's news from the internet: a class server has no business there
-STUDENT_OFF += ["@jupyterlab/apputils-extension:announcements"]
+# the instructor's tools, and the course list only points at a formgrader. Jupyter's news: off.
+STUDENT_OFF = [*lab.INSTRUCTOR_LAB_PLUGINS, lab.NEWS]
 
 
 class HubError(RuntimeError):
@@ -80,7 +78,7 @@ def write_student_config(folders: Folders, users: str) -> None:
         # every server runs as one Unix user, so nbgrader cannot tell students apart by it
         lines += ["import os", "c.CourseDirectory.student_id = os.environ['JUPYTERHUB_USER']"]
     (config / "nbgrader_config.py").write_text("\n".join(lines) + "\n")
-    extensions = {"nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False}
+    extensions = {name: False for name in lab.INSTRUCTOR_SERVER_EXTENSIONS}
     (config / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {"jpserver_extensions": extensions}}))
     disabled = {plugin: True for plugin in STUDENT_OFF}
     (config / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}))
