@@ -112,11 +112,15 @@ def check_system_users() -> None:
         raise HubError("--users system creates one Unix account per student and starts their servers as them: "
                        "run the hub as root (sudo ./course hub), or use --users shared on a machine of your own")
     python = Path(os.path.realpath(sys.executable))
-    for needed in (python, REPO.root / "torchcourse" / "__init__.py"):
-        if not readable_by_others(needed):
-            raise HubError(f"{needed} is not readable by other users, so students' servers could not start: "
-                           "put the course where every account can read it (e.g. a checkout in /srv with a "
-                           "system Python), or use --users shared (no isolation between users)")
+    if not readable_by_others(python):
+        raise HubError(f"{python} (the course's Python) is not readable by other users, so students' servers could "
+                       "not start (a pyenv or conda Python under /root, for example): choose one every account can run "
+                       "with PYTHON, e.g. sudo PYTHON=/usr/bin/python3 ./course hub (the course's environment is made "
+                       "again with it), or use --users shared (no isolation between users)")
+    if not readable_by_others(REPO.root / "torchcourse" / "__init__.py"):
+        raise HubError(f"{REPO.root / 'torchcourse'} is not readable by other users, so students' servers could not "
+                       "start: put the course where every account can read it (e.g. a checkout in /srv), or use "
+                       "--users shared (no isolation between users)")
     for private in (REPO.source, REPO.root / "tests" / "answers"):
         if private.exists() and private.stat().st_mode & 0o007:
             private.chmod(private.stat().st_mode & ~0o077)

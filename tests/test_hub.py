@@ -72,8 +72,20 @@ def test_system_users_need_root_or_say_why(tmp_path):
         with pytest.raises(hub.HubError, match="run the hub as root"):
             hub.check_system_users()
     elif not hub.readable_by_others(hub.Path(os.path.realpath(hub.sys.executable))):
-        with pytest.raises(hub.HubError, match="not readable by other users"):
+        with pytest.raises(hub.HubError, match="not readable by other users") as error:
             hub.check_system_users()
+        assert "PYTHON=/usr/bin/python3 ./course hub" in str(error.value)  # what to do about it
+
+
+def test_a_python_students_cannot_run_names_the_remedy(monkeypatch):
+    """As root with a pyenv Python under /root (issue 23): the message says to choose another with PYTHON."""
+    monkeypatch.setattr(hub.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(hub, "readable_by_others", lambda path: "torchcourse" in str(path))
+    with pytest.raises(hub.HubError, match=r"is not readable by other users.*PYTHON=/usr/bin/python3 \./course hub"):
+        hub.check_system_users()
+    monkeypatch.setattr(hub, "readable_by_others", lambda path: "torchcourse" not in str(path))
+    with pytest.raises(hub.HubError, match="put the course where every account can read it"):
+        hub.check_system_users()
 
 
 def test_feedback_is_staged_beside_each_submissions_secret(tmp_path):
