@@ -125,7 +125,9 @@ def test_readme_layout_table_matches_the_tree():
     is in the table."""
     text = (REPO.root / "README.md").read_text()
     table = text[text.index("## Layout"):].split("\n## ")[0]
-    listed = {line.split("`")[1].rstrip("/") for line in table.splitlines() if line.startswith("| `")}
+    rows = [line.split("`")[1].rstrip("/") for line in table.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(set(rows)), f"listed twice: {sorted({r for r in rows if rows.count(r) > 1})}"
+    listed = set(rows)
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO.root, capture_output=True, text=True).stdout.split()
     top = {path.split("/")[0] for path in tracked} - {".gitignore"}
     top = {".ci/run" if name == ".ci" else name for name in top}
