@@ -32,6 +32,29 @@ DEFAULT_STATE = REPO.root / "build" / "hub"
 STUDENT_OFF = [*lab.INSTRUCTOR_LAB_PLUGINS, lab.NEWS]
 
 
+# JupyterHub, as its ``jupyterhub`` command runs it, in the state folder. Ctrl-C stops it without a
+# traceback, also while it is still starting (importing, before its own handler, which stops the
+# proxy and every user's server, is installed); a proxy started in that moment is stopped here. Run
+# with ``python -c``, so that nothing (not even this module) is imported outside the ``try``.
+SERVE = """
+import sys
+try:
+    from jupyterhub.app import main
+    main()
+except KeyboardInterrupt:
+    import os, signal
+    try:
+        pid = int(open("proxy.pid").read())
+        if b"configurable-http-proxy" in open(f"/proc/{pid}/cmdline", "rb").read():
+            os.kill(pid, signal.SIGTERM)
+            os.unlink("proxy.pid")
+    except (OSError, ValueError):
+        pass
+    print("\\nJupyterHub stopped (Ctrl-C)", file=sys.stderr)
+    sys.exit(130)
+"""
+
+
 class HubError(RuntimeError):
     """Something the instructor must fix before the hub can run; the message says what."""
 
@@ -168,7 +191,7 @@ def start(args) -> int:
           f"  users: {args.users}"
           + (" (every server runs as this Unix user: no isolation between users)" if args.users == "shared" else ""),
           flush=True)
-    command = [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(CONFIG_TEMPLATE)]
+    command = [sys.executable, "-c", SERVE, "-f", str(CONFIG_TEMPLATE)]
     os.chdir(folders.state)  # JupyterHub writes nothing else, but relative paths would land here
     os.execve(command[0], command, env)
 

@@ -149,3 +149,35 @@ def test_the_jupyterhub_config_loads_for_both_kinds_of_users(tmp_path, monkeypat
         assert c.JupyterHub.spawner_class.endswith(".LocalProcessSpawner")
         with pytest.raises(ValueError, match="cannot be a Unix account name"):
             hook.__globals__["ensure_system_user"]("Ada Lovelace")
+
+
+def test_ctrl_c_while_the_hub_starts_stops_it_and_its_proxy_without_a_traceback(tmp_path):
+    """JupyterHub interrupted before its own handler is installed (here: at once), with a proxy it had
+    just started: the proxy is stopped, and the message is one line."""
+    import subprocess
+    import sys
+
+    (tmp_path / "jupyterhub").mkdir()
+    (tmp_path / "jupyterhub" / "__init__.py").write_text("")
+    (tmp_path / "jupyterhub" / "app.py").write_text("def main():\n    raise KeyboardInterrupt\n")
+    proxy = subprocess.Popen(["bash", "-c", "exec -a configurable-http-proxy sleep 60"])
+    try:
+        (tmp_path / "proxy.pid").write_text(str(proxy.pid))
+        result = subprocess.run([sys.executable, "-c", hub.SERVE, "-f", "config.py"], cwd=tmp_path, capture_output=True,
+                                text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+        assert result.returncode == 130 and result.stderr.strip() == "JupyterHub stopped (Ctrl-C)", result.stderr
+        assert proxy.wait(10) != 0 and not (tmp_path / "proxy.pid").exists()
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
+def test_ctrl_c_stops_any_command_without_a_traceback(monkeypatch, capsys):
+    from course_tools import cli
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hub, "main", interrupted)
+    assert cli.main(["hub", "start"]) == 130
+    assert capsys.readouterr().err.strip() == "hub: stopped (Ctrl-C)"
