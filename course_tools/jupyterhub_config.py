@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import nativeauthenticator
 from nativeauthenticator import NativeAuthenticator
 
 c = get_config()  # noqa: F821 (provided by JupyterHub)
@@ -56,6 +57,9 @@ c.NativeAuthenticator.minimum_password_length = 8
 c.NativeAuthenticator.check_common_password = True
 c.NativeAuthenticator.allowed_failed_logins = 5
 c.NativeAuthenticator.seconds_before_next_try = 60
+# NativeAuthenticator's page template adds "Change Password" and, for the instructor, "Authorize Users"
+# (/hub/authorize) to the hub's navigation bar; JupyterHub's own page template wins unless it comes first.
+c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / "templates")]
 
 # Each user's JupyterLab, with nbgrader's Assignments panel pointed at the course's exchange.
 c.Spawner.cmd = [settings["singleuser"]]

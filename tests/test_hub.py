@@ -137,6 +137,8 @@ def test_the_jupyterhub_config_loads_for_both_kinds_of_users(tmp_path, monkeypat
     assert c.ConfigurableHTTPProxy.command == [str(tmp_path)]
     assert c.JupyterHub.authenticator_class.__name__ == "CourseAuthenticator"
     assert c.Authenticator.admin_users == {"teacher"} and c.NativeAuthenticator.open_signup is False
+    [templates] = c.JupyterHub.template_paths  # the navigation bar links to /hub/authorize for the instructor
+    assert "authorize" in (hub.Path(templates) / "page.html").read_text()
     assert c.Spawner.environment["JUPYTER_CONFIG_PATH"] == str(tmp_path / "state" / "student-config")
     hook = c.Spawner.pre_spawn_hook
     if users == "shared":
