@@ -38,6 +38,8 @@ def test_one_line_per_package_with_its_size_then_the_install():
         "installing 3 packages (torch and its CUDA libraries take minutes)",
         "installed 3 packages",
     ]
+    again = "Installing collected packages: torchcourse\nSuccessfully installed torchcourse-0.1.0\n"
+    assert [line.strip() for line in pip_progress(again)] == ["installing 1 package", "installed 1 package"]
 
 
 def test_the_first_set_up_states_the_download_size_up_front():
