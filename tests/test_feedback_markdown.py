@@ -30,8 +30,8 @@ $\text{<script>window.pwned = 4</script>}$ $\href{javascript:window.pwned=5}{x}$
 """
 
 
-def page() -> str:
-    nb = new_notebook(cells=[new_markdown_cell(STUDENT_MARKDOWN), new_code_cell("x = 1")])
+def page(markdown: str = STUDENT_MARKDOWN) -> str:
+    nb = new_notebook(cells=[new_markdown_cell(markdown), new_code_cell("x = 1")])
     result = Result(student="ada", assignment="01_tensors", content_hash="x", status="graded", score=1, max_score=1,
                     cells=[], flags=[], notes=[], tampered=False, notebooks={}, seconds=0.0,
                     feedback={"01_tensors": nbformat.writes(nb)})
@@ -68,6 +68,11 @@ def test_a_students_markup_never_becomes_active():
         assert not any(name.startswith("on") for name in attrs), (tag, attrs)
         assert not any("javascript:" in (value or "") for value in attrs.values()), (tag, attrs)
     assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in html  # shown as the text it is
+
+
+def test_a_quoted_hidden_test_marker_is_still_cut():
+    html = page("Copied:\n\n### BEGIN HIDDEN TESTS\nsecret = 42\n### END HIDDEN TESTS\n")
+    assert "secret" not in html and "HIDDEN TESTS" not in html and report.REDACTED in html
 
 
 @pytest.mark.slow

@@ -151,7 +151,8 @@ def feedback_html(result: Result, specs: dict[str, NotebookSpec], title: str) ->
             meta = cell.get("metadata", {}).get("nbgrader", {})
             is_test = bool(meta.get("grade")) and not meta.get("solution")
             if cell.cell_type == "markdown":
-                parts.append(f"<div class='cell md'>{markdown_html(cell.source)}</div>")
+                # cut a quoted hidden-test marker before rendering, while it is still the text the last line matches
+                parts.append(f"<div class='cell md'>{markdown_html(HIDDEN_BLOCK.sub(REDACTED, cell.source))}</div>")
                 continue
             if cell.cell_type != "code":
                 continue
