@@ -2,17 +2,19 @@
 with its own ``./course lab`` (a student's set-up and Lab settings, not the test group's), then
 work/01_tensors/01_tensors.ipynb opened, a cell run, and nbgrader's Validate button pressed.
 
-The edition is written to a scratch folder and its environment reuses this one's packages (see
-``local_servers.reusing_venv``), so nothing is downloaded; the edition's packages and set-up stamp are
-a student's (``pyproject.toml``'s dependencies, nbgrader among them: tests/test_packages.py). Nothing
-of the test's own configures JupyterLab: no Jupyter news pop-up, the Nbgrader menu with its
-Assignment List and without the instructor's Formgrader all come from the course's settings.
+The edition is written to a scratch folder; its environment holds a student's packages only (the
+edition's ``pyproject.toml`` dependencies and theirs, nbgrader among them, linked from this
+environment: ``local_servers.students_venv``), so nothing is downloaded and none of the grading or
+test tools is there (checked). Nothing of the test's own configures JupyterLab: no Jupyter news
+pop-up, the Nbgrader menu with its Assignment List and without the instructor's Formgrader all come
+from the course's settings.
 The server is started and stopped here, whatever happens.
 """
 from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 import time
 
 import nbformat
@@ -22,7 +24,7 @@ import browser
 from course_tools import autograde
 from course_tools import student_edition as edition
 from course_tools.layout import REPO
-from local_servers import free_port, reusing_venv
+from local_servers import free_port, students_venv
 
 ASSIGNMENT = "01_tensors"
 
@@ -34,7 +36,9 @@ def lab(tmp_path):
     browser.skip_without_a_browser()
     course = tmp_path / "pytorch-course"
     assert edition.main([str(course)]) == 0
-    reusing_venv(tmp_path / "venv", course)
+    python = students_venv(tmp_path / "venv", course)
+    for tool in ("pytest", "jupyterhub", "playwright", "psycopg", "latex2mathml"):  # the test group's, not a student's
+        assert subprocess.run([python, "-c", f"import {tool}"], capture_output=True).returncode != 0, tool
     notebook = course / "work" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     notebook.parent.mkdir(parents=True)
     nbformat.write(autograde.submission(ASSIGNMENT), notebook)  # as a student who has done the work (and saved it)
