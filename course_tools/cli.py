@@ -47,5 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     if command not in available():
         print(f"unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[command][0])  # only what this command needs
-    return module.main(rest)
+    try:
+        module = importlib.import_module(COMMANDS[command][0])  # only what this command needs
+        return module.main(rest)
+    except KeyboardInterrupt:  # Ctrl-C: the command stops, without a traceback
+        print(f"\n{command}: stopped (Ctrl-C)", file=sys.stderr)
+        return 130

@@ -21,17 +21,38 @@ import stat
 import sys
 from pathlib import Path
 
-from . import nbgrader_course
+from . import lab, nbgrader_course
 from .layout import REPO
 
 CONFIG_TEMPLATE = Path(__file__).with_name("jupyterhub_config.py")
 PROXY = REPO.root / "build" / "node_modules" / ".bin" / "configurable-http-proxy"
 DEFAULT_STATE = REPO.root / "build" / "hub"
 # Students need the Assignments panel and Validate; the formgrader and the assignment editor are
-# the instructor's tools, and the course list only points at a formgrader.
-STUDENT_OFF = [f"@jupyter/nbgrader:{name}" for name in ("formgrader", "create-assignment", "course-list")]
-# JupyterLab's offer to fetch Jupyter's news from the internet: a class server has no business there
-STUDENT_OFF += ["@jupyterlab/apputils-extension:announcements"]
+# the instructor's tools, and the course list only points at a formgrader. Jupyter's news: off.
+STUDENT_OFF = [*lab.INSTRUCTOR_LAB_PLUGINS, lab.NEWS]
+
+
+# JupyterHub, as its ``jupyterhub`` command runs it, in the state folder. Ctrl-C stops it without a
+# traceback, also while it is still starting (importing, before its own handler, which stops the
+# proxy and every user's server, is installed); a proxy started in that moment is stopped here. Run
+# with ``python -c``, so that nothing (not even this module) is imported outside the ``try``.
+SERVE = """
+import sys
+try:
+    from jupyterhub.app import main
+    main()
+except KeyboardInterrupt:
+    import os, signal
+    try:
+        pid = int(open("proxy.pid").read())
+        if b"configurable-http-proxy" in open(f"/proc/{pid}/cmdline", "rb").read():
+            os.kill(pid, signal.SIGTERM)
+            os.unlink("proxy.pid")
+    except (OSError, ValueError):
+        pass
+    print("\\nJupyterHub stopped (Ctrl-C)", file=sys.stderr)
+    sys.exit(130)
+"""
 
 
 class HubError(RuntimeError):
@@ -56,8 +77,11 @@ def course_id() -> str:
 
 
 def write_course_config(folders: Folders) -> None:
-    """nbgrader's settings for the instructor's commands: the course's own, plus this exchange."""
+    """nbgrader's settings for the instructor's commands: the course's own, plus this exchange.
+    The course folder holds every student's collected submission, grades and feedback: the
+    instructor's only (the state folder above it can be crossed by students, to reach the exchange)."""
     folders.course.mkdir(parents=True, exist_ok=True)
+    folders.course.chmod(0o700)
     (folders.course / "nbgrader_config.py").write_text(
         "c = get_config()  # noqa: F821\n"
         f"load_subconfig({str(REPO.nbgrader_config)!r})  # noqa: F821 (the course's settings)\n"
@@ -77,7 +101,7 @@ def write_student_config(folders: Folders, users: str) -> None:
         # every server runs as one Unix user, so nbgrader cannot tell students apart by it
         lines += ["import os", "c.CourseDirectory.student_id = os.environ['JUPYTERHUB_USER']"]
     (config / "nbgrader_config.py").write_text("\n".join(lines) + "\n")
-    extensions = {"nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False}
+    extensions = {name: False for name in lab.INSTRUCTOR_SERVER_EXTENSIONS}
     (config / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {"jpserver_extensions": extensions}}))
     disabled = {plugin: True for plugin in STUDENT_OFF}
     (config / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}))
@@ -111,11 +135,15 @@ def check_system_users() -> None:
         raise HubError("--users system creates one Unix account per student and starts their servers as them: "
                        "run the hub as root (sudo ./course hub), or use --users shared on a machine of your own")
     python = Path(os.path.realpath(sys.executable))
-    for needed in (python, REPO.root / "torchcourse" / "__init__.py"):
-        if not readable_by_others(needed):
-            raise HubError(f"{needed} is not readable by other users, so students' servers could not start: "
-                           "put the course where every account can read it (e.g. a checkout in /srv with a "
-                           "system Python), or use --users shared (no isolation between users)")
+    if not readable_by_others(python):
+        raise HubError(f"{python} (the course's Python) is not readable by other users, so students' servers could "
+                       "not start (a pyenv or conda Python under /root, for example): choose one every account can run "
+                       "with PYTHON, e.g. sudo PYTHON=/usr/bin/python3 ./course hub (the course's environment is made "
+                       "again with it), or use --users shared (no isolation between users)")
+    if not readable_by_others(REPO.root / "torchcourse" / "__init__.py"):
+        raise HubError(f"{REPO.root / 'torchcourse'} is not readable by other users, so students' servers could not "
+                       "start: put the course where every account can read it (e.g. a checkout in /srv), or use "
+                       "--users shared (no isolation between users)")
     for private in (REPO.source, REPO.root / "tests" / "answers"):
         if private.exists() and private.stat().st_mode & 0o007:
             private.chmod(private.stat().st_mode & ~0o077)
@@ -163,7 +191,7 @@ def start(args) -> int:
           f"  users: {args.users}"
           + (" (every server runs as this Unix user: no isolation between users)" if args.users == "shared" else ""),
           flush=True)
-    command = [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(CONFIG_TEMPLATE)]
+    command = [sys.executable, "-c", SERVE, "-f", str(CONFIG_TEMPLATE)]
     os.chdir(folders.state)  # JupyterHub writes nothing else, but relative paths would land here
     os.execve(command[0], command, env)
 

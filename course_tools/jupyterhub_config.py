@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import nativeauthenticator
 from nativeauthenticator import NativeAuthenticator
 
 c = get_config()  # noqa: F821 (provided by JupyterHub)
@@ -56,6 +57,9 @@ c.NativeAuthenticator.minimum_password_length = 8
 c.NativeAuthenticator.check_common_password = True
 c.NativeAuthenticator.allowed_failed_logins = 5
 c.NativeAuthenticator.seconds_before_next_try = 60
+# NativeAuthenticator's page template adds "Change Password" and, for the instructor, "Authorize Users"
+# (/hub/authorize) to the hub's navigation bar; JupyterHub's own page template wins unless it comes first.
+c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / "templates")]
 
 # Each user's JupyterLab, with nbgrader's Assignments panel pointed at the course's exchange.
 c.Spawner.cmd = [settings["singleuser"]]
@@ -81,21 +85,26 @@ else:
 
 
 UNIX_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+HOME_MODE = 0o700  # a student's files (notebooks, nbgrader's copies of submissions, feedback) are theirs alone
 
 
 def ensure_system_user(name: str) -> Path:
-    """The home of Unix user ``name``, created (useradd) if it does not exist yet."""
+    """The home of Unix user ``name``, created (useradd) if it does not exist yet: a group of its
+    own, and a home only its owner can enter (Debian's useradd would make it 0755, readable by all)."""
     if not UNIX_NAME.match(name):
         raise ValueError(f"{name!r} cannot be a Unix account name: sign up with lower-case letters, digits, _ and -")
     try:
         return Path(pwd.getpwnam(name).pw_dir)
     except KeyError:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+        subprocess.run(["useradd", "--create-home", "--user-group", "--key", f"HOME_MODE={HOME_MODE:04o}",
+                        "--shell", "/bin/bash", name], check=True)
         return Path(pwd.getpwnam(name).pw_dir)
 
 
 def prepare_home(spawner) -> None:
-    """Before a server starts: its home exists, and holds a copy of the lectures (never overwritten)."""
+    """Before a server starts: its home exists, private to its owner (checked at every start, so an
+    account made before, or a home opened up since, is closed again), and holds a copy of the
+    lectures (never overwritten)."""
     if settings["users"] == "shared":
         home = Path(spawner.home_dir)
         home.mkdir(parents=True, exist_ok=True)
@@ -103,6 +112,7 @@ def prepare_home(spawner) -> None:
     else:
         home = ensure_system_user(spawner.user.name)
         owner = spawner.user.name
+    home.chmod(HOME_MODE)
     lectures = home / "lectures"
     if not lectures.exists():
         shutil.copytree(settings["lectures"], lectures, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))

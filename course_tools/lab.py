@@ -6,18 +6,23 @@
   never type into the course's own, tracked notebooks.
 - This environment's ``bin/`` comes first on PATH: nbgrader's formgrader runs ``alembic`` by name
   the first time it opens a gradebook, and without it stuck on "Loading".
-- Where nbgrader is installed (an instructor's environment), its server extensions read
-  ``.lab/nbgrader_config.py`` (through JUPYTER_CONFIG_PATH): an exchange inside the checkout
-  (``.lab/exchange/``, fetched copies in ``work/<course id>/``), so the Assignments panel works on one
-  machine (release in the formgrader, then fetch, submit and collect), instead of erring on the
-  missing ``/srv/nbgrader/exchange``; and ``.lab/jupyter_server_config.py`` answers nbgrader's
-  schema-version question in the server process, so no gradebook can be created without its
-  alembic version table. A gradebook left without one by an earlier run is repaired first.
+- JupyterLab reads ``.lab/`` (through JUPYTER_CONFIG_PATH): the course's Lab settings (no offer to
+  fetch Jupyter's news) and nbgrader's. A student's set-up has nbgrader too, for the toolbar's
+  *Validate* (it runs the visible tests of the student's own copy, offline) and the Assignments
+  panel; an exchange inside the checkout (``.lab/exchange/``, fetched copies in
+  ``work/<course id>/``) makes the panel work on one machine instead of erring on the missing
+  ``/srv/nbgrader/exchange``.
+- In a students' edition (no ``course_tools.nbgrader_course``) nbgrader's instructor tools are off
+  (formgrader, assignment editor, course list), as in a class on the hub. In the instructors'
+  edition they are on, and ``.lab/jupyter_server_config.py`` answers nbgrader's schema-version
+  question in the server process, so no gradebook can be created without its alembic version
+  table; a gradebook left without one by an earlier run is repaired first.
 - JupyterLab opens on ``work/`` and never tries to open a browser on a machine without a display.
 """
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path
@@ -25,50 +30,84 @@ from pathlib import Path
 from . import workspace
 from .layout import REPO, CourseLayout
 
+# nbgrader's instructor tools: a student's lab (here or on the hub) has Validate and the Assignments panel only
+INSTRUCTOR_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
+INSTRUCTOR_LAB_PLUGINS = [f"@jupyter/nbgrader:{name}" for name in ("formgrader", "create-assignment", "course-list")]
+# JupyterLab's offer to fetch Jupyter's news from the internet covers the page's corner on first open
+NEWS = "@jupyterlab/apputils-extension:announcements"
+
+
 def lab_folder(layout: CourseLayout = REPO) -> Path:
     return layout.root / ".lab"
 
 
-def nbgrader_settings(layout: CourseLayout = REPO) -> None:
-    """Write ``.lab/``: the exchange and the two config files JupyterLab's nbgrader reads."""
-    from .nbgrader_course import load_config
+def course_id(layout: CourseLayout = REPO) -> str:
+    """The course id of the course's nbgrader settings (both editions have them)."""
+    from traitlets.config.loader import PyFileConfigLoader
 
-    course_id = load_config(layout.nbgrader_config).CourseDirectory.course_id
+    path = layout.nbgrader_config
+    if not path.is_file():
+        return "course"
+    return PyFileConfigLoader(path.name, path=str(path.parent)).load_config().CourseDirectory.course_id or "course"
+
+
+def write_json(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=1) + "\n")
+
+
+def lab_settings(layout: CourseLayout = REPO) -> None:
+    """Write ``.lab/``: the Lab settings, and where nbgrader is installed its exchange and settings
+    (the instructor's tools on or off, see the module's text)."""
     folder = lab_folder(layout)
+    instructor = instructor_tools()
+    disabled = [NEWS] + (INSTRUCTOR_LAB_PLUGINS if nbgrader_installed() and not instructor else [])
+    write_json(folder / "labconfig" / "page_config.json", {"disabledExtensions": {name: True for name in disabled}})
+    if not nbgrader_installed():
+        return
     exchange = folder / "exchange"
     exchange.mkdir(parents=True, exist_ok=True)
     exchange.chmod(0o1777)  # nbgrader's own expectation: anyone may add, each entry its owner's
     (folder / "nbgrader_config.py").write_text(
         "# Written by ./course lab (course_tools/lab.py): nbgrader's exchange on this machine.\n"
         "c = get_config()  # noqa: F821\n"
-        f"c.CourseDirectory.course_id = {course_id!r}\n"
+        f"c.CourseDirectory.course_id = {course_id(layout)!r}\n"
         f"c.Exchange.root = {str(exchange)!r}\n"
         f"c.Exchange.assignment_dir = {str(layout.work)!r}\n"
         "c.Exchange.path_includes_course = True  # fetched: work/<course id>/<assignment>\n")
-    (folder / "jupyter_server_config.py").write_text(
-        "# Written by ./course lab (course_tools/lab.py): nbgrader asks alembic for its schema version\n"
-        "# in this process instead of running `alembic` by name, so a gradebook always gets its table.\n"
-        "try:\n"
-        "    from course_tools.nbgrader_course import speed_up_nbgrader\n"
-        "    speed_up_nbgrader()\n"
-        "except Exception as error:  # the server still starts; nbgrader then needs alembic on PATH\n"
-        "    print(f'course_tools: nbgrader keeps asking the alembic command ({error})')\n")
+    server_py, server_json = folder / "jupyter_server_config.py", folder / "jupyter_server_config.json"
+    if instructor:
+        server_json.unlink(missing_ok=True)
+        server_py.write_text(
+            "# Written by ./course lab (course_tools/lab.py): nbgrader asks alembic for its schema version\n"
+            "# in this process instead of running `alembic` by name, so a gradebook always gets its table.\n"
+            "try:\n"
+            "    from course_tools.nbgrader_course import speed_up_nbgrader\n"
+            "    speed_up_nbgrader()\n"
+            "except Exception as error:  # the server still starts; nbgrader then needs alembic on PATH\n"
+            "    print(f'course_tools: nbgrader keeps asking the alembic command ({error})')\n")
+    else:
+        server_py.unlink(missing_ok=True)
+        write_json(server_json, {"ServerApp": {"jpserver_extensions": {name: False for name in INSTRUCTOR_SERVER_EXTENSIONS}}})
 
 
 def environment(layout: CourseLayout = REPO) -> dict[str, str]:
     """The server's environment: this environment's bin/ first on PATH, the course's Jupyter config."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    if instructor_tools():
-        configs = [str(lab_folder(layout))] + [p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
-        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(configs)
+    configs = [str(lab_folder(layout))] + [p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(configs)
     return env
 
 
+def nbgrader_installed() -> bool:
+    return importlib.util.find_spec("nbgrader") is not None
+
+
 def instructor_tools() -> bool:
-    """nbgrader and the course's nbgrader module are here (an instructor's environment, not a
+    """nbgrader and the course's nbgrader module are here (the instructors' edition, not a
     students' edition)."""
-    return all(importlib.util.find_spec(name) for name in ("nbgrader", "course_tools.nbgrader_course"))
+    return nbgrader_installed() and importlib.util.find_spec("course_tools.nbgrader_course") is not None
 
 
 def command(extra: list[str], layout: CourseLayout = REPO) -> list[str]:
@@ -87,10 +126,10 @@ def prepare(layout: CourseLayout = REPO) -> None:
     for kind in ("new", "updated"):
         for path in done[kind]:
             print(f"{kind} working copy: {path.relative_to(layout.root)}")
+    lab_settings(layout)
     if instructor_tools():
         from .nbgrader_course import repair_gradebook
 
-        nbgrader_settings(layout)
         if repair_gradebook(layout.root / "gradebook.db"):
             print("gradebook.db had no alembic version table (alembic was not on PATH): added")
 

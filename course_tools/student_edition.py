@@ -12,6 +12,7 @@ Instructors keep the full repository: ``source/`` holds the solutions and hidden
     torchcourse/     what the notebooks import
     course_tools/    set-up only: data and visdom provisioning, working copies, JupyterLab
     pyproject.toml, constraints.txt, environment.yml   a student's install, the same pins as here
+    nbgrader_config.py   the course id and the time limits a student's Validate uses (no grader settings)
 
 Before the edition is moved into place, every file of it is searched for the solutions and hidden
 tests of ``source/`` and the correct answers of ``tests/answers/`` (``leaks``: each substantial line the
@@ -201,6 +202,7 @@ def assemble(edition: Path, layout: CourseLayout) -> None:
     (edition / "course").write_text(students_script((layout.root / "course").read_text()))
     (edition / "course").chmod(0o755)
     (edition / "pyproject.toml").write_text(students_pyproject((layout.root / "pyproject.toml").read_text()))
+    (edition / "nbgrader_config.py").write_text(students_nbgrader_config(layout.nbgrader_config.read_text()))
     (edition / "environment.yml").write_text(students_environment((layout.root / "environment.yml").read_text()))
     (edition / "README.md").write_text(readme(layout))
     (edition / ".gitignore").write_text(".venv/\n__pycache__/\n*.egg-info/\n.ipynb_checkpoints/\n/data/\n/work/\n/.lab/\n")
@@ -244,6 +246,15 @@ def students_pyproject(pyproject: str) -> str:
             f"requires-python = {quoted(project['requires-python'])}\ndependencies = [\n{deps}]\n\n"
             "[tool.setuptools]\n# torchcourse: what notebooks import. course_tools: set-up only (data, visdom, work/, lab).\n"
             "packages = [\"torchcourse\", \"course_tools\"]\n")
+
+
+def students_nbgrader_config(config: str) -> str:
+    """The course's nbgrader settings that a student's Validate and Assignments panel read (the
+    course id, time and output limits), without the course grader's."""
+    config = config.replace("shared by release generation, tests, stock nbgrader and the course grader",
+                            "as a student's Validate reads them")
+    return "".join(line for line in config.splitlines(keepends=True)
+                   if "CourseGrader" not in line and "course grader" not in line)
 
 
 def students_environment(environment: str) -> str:
@@ -323,8 +334,9 @@ On Linux or macOS with Python 3.10 to 3.12 (3.11 recommended) and npm, in this f
 `./course lab` opens JupyterLab on `work/`: your own copies of the assignments and the lectures,
 made once and never overwritten once you save them. Read the lecture, then fill in each
 `# YOUR CODE HERE` in the assignment and run the test cell under it: a failing check says what is
-likely wrong. Your instructor grades your notebook with further tests on other inputs, dtypes,
-shapes and devices.
+likely wrong. The toolbar's *Validate* button runs the whole notebook and all its visible tests
+(nbgrader's, on your own copy, offline). Your instructor grades your notebook with further tests on
+other inputs, dtypes, shapes and devices.
 
 `notebooks/` and `release/` are the course's originals (a new edition may update them); you work
 in `work/`, which nothing overwrites.

@@ -126,7 +126,8 @@ def test_a_class_releases_submits_grades_and_gets_feedback(hub, tmp_path):
             signup.context.close()
 
         instructor = browser.new_page(chromium)
-        log_in(instructor, url, "instructor", (state / "instructor-password").read_text().strip(), "/hub/authorize")
+        log_in(instructor, url, "instructor", (state / "instructor-password").read_text().strip(), "/hub/home")
+        instructor.click("nav >> text=Authorize Users")  # the link in the hub's navigation bar
         instructor.wait_for_url("**/hub/authorize")
         for user in STUDENTS:
             instructor.click(f"#{user} >> text=Authorize")

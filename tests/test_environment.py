@@ -18,12 +18,23 @@ def normalise(requirement):
 def conda_pip_requirements():
     lines = (ROOT / "environment.yml").read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip() == "- pip:")
-    return [l.strip()[2:] for l in lines[start + 1:] if l.strip().startswith("- ")]
+    return [line.strip()[2:] for line in lines[start + 1:] if line.strip().startswith("- ")]
 
 
 def test_environment_yml_matches_pyproject():
+    """A student's packages (nbgrader among them), and nbmake to run the notebooks as tests, at the
+    pins of pyproject.toml."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert dict(map(normalise, conda_pip_requirements())) == dict(map(normalise, project["dependencies"]))
+    nbmake = [d for d in project["optional-dependencies"]["test"] if normalise(d)[0] == "nbmake"]
+    assert len(nbmake) == 1
+    assert dict(map(normalise, conda_pip_requirements())) == dict(map(normalise, project["dependencies"] + nbmake))
+    assert "nbgrader" in dict(map(normalise, conda_pip_requirements()))
+
+
+def test_environment_yml_says_how_visdom_builds():
+    """visdom is a source distribution that builds only with setuptools<81 (constraints.txt)."""
+    text = (ROOT / "environment.yml").read_text()
+    assert "PIP_CONSTRAINT=$PWD/constraints.txt conda env create -f environment.yml" in text
 
 
 def test_torch_pair_is_pinned_exactly():

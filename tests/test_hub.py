@@ -72,8 +72,20 @@ def test_system_users_need_root_or_say_why(tmp_path):
         with pytest.raises(hub.HubError, match="run the hub as root"):
             hub.check_system_users()
     elif not hub.readable_by_others(hub.Path(os.path.realpath(hub.sys.executable))):
-        with pytest.raises(hub.HubError, match="not readable by other users"):
+        with pytest.raises(hub.HubError, match="not readable by other users") as error:
             hub.check_system_users()
+        assert "PYTHON=/usr/bin/python3 ./course hub" in str(error.value)  # what to do about it
+
+
+def test_a_python_students_cannot_run_names_the_remedy(monkeypatch):
+    """As root with a pyenv Python under /root (issue 23): the message says to choose another with PYTHON."""
+    monkeypatch.setattr(hub.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(hub, "readable_by_others", lambda path: "torchcourse" in str(path))
+    with pytest.raises(hub.HubError, match=r"is not readable by other users.*PYTHON=/usr/bin/python3 \./course hub"):
+        hub.check_system_users()
+    monkeypatch.setattr(hub, "readable_by_others", lambda path: "torchcourse" not in str(path))
+    with pytest.raises(hub.HubError, match="put the course where every account can read it"):
+        hub.check_system_users()
 
 
 def test_feedback_is_staged_beside_each_submissions_secret(tmp_path):
@@ -125,6 +137,8 @@ def test_the_jupyterhub_config_loads_for_both_kinds_of_users(tmp_path, monkeypat
     assert c.ConfigurableHTTPProxy.command == [str(tmp_path)]
     assert c.JupyterHub.authenticator_class.__name__ == "CourseAuthenticator"
     assert c.Authenticator.admin_users == {"teacher"} and c.NativeAuthenticator.open_signup is False
+    [templates] = c.JupyterHub.template_paths  # the navigation bar links to /hub/authorize for the instructor
+    assert "authorize" in (hub.Path(templates) / "page.html").read_text()
     assert c.Spawner.environment["JUPYTER_CONFIG_PATH"] == str(tmp_path / "state" / "student-config")
     hook = c.Spawner.pre_spawn_hook
     if users == "shared":
@@ -137,3 +151,35 @@ def test_the_jupyterhub_config_loads_for_both_kinds_of_users(tmp_path, monkeypat
         assert c.JupyterHub.spawner_class.endswith(".LocalProcessSpawner")
         with pytest.raises(ValueError, match="cannot be a Unix account name"):
             hook.__globals__["ensure_system_user"]("Ada Lovelace")
+
+
+def test_ctrl_c_while_the_hub_starts_stops_it_and_its_proxy_without_a_traceback(tmp_path):
+    """JupyterHub interrupted before its own handler is installed (here: at once), with a proxy it had
+    just started: the proxy is stopped, and the message is one line."""
+    import subprocess
+    import sys
+
+    (tmp_path / "jupyterhub").mkdir()
+    (tmp_path / "jupyterhub" / "__init__.py").write_text("")
+    (tmp_path / "jupyterhub" / "app.py").write_text("def main():\n    raise KeyboardInterrupt\n")
+    proxy = subprocess.Popen(["bash", "-c", "exec -a configurable-http-proxy sleep 60"])
+    try:
+        (tmp_path / "proxy.pid").write_text(str(proxy.pid))
+        result = subprocess.run([sys.executable, "-c", hub.SERVE, "-f", "config.py"], cwd=tmp_path, capture_output=True,
+                                text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+        assert result.returncode == 130 and result.stderr.strip() == "JupyterHub stopped (Ctrl-C)", result.stderr
+        assert proxy.wait(10) != 0 and not (tmp_path / "proxy.pid").exists()
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
+def test_ctrl_c_stops_any_command_without_a_traceback(monkeypatch, capsys):
+    from course_tools import cli
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hub, "main", interrupted)
+    assert cli.main(["hub", "start"]) == 130
+    assert capsys.readouterr().err.strip() == "hub: stopped (Ctrl-C)"

@@ -1,22 +1,20 @@
 """The students' edition (``./course student-edition OUT``): what a student needs, nothing that
 reveals an answer, and it sets up and opens in JupyterLab."""
-import hashlib
 import http.client
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tomllib
-import venv
 from pathlib import Path
 
 import pytest
 
 from course_tools import student_edition as edition
 from course_tools.layout import REPO
-from local_servers import start_jupyter, stop
+from local_servers import reusing_venv, start_jupyter, stop
 
 pytestmark = pytest.mark.xdist_group("student-edition")  # one edition, built once per worker that runs these
 
@@ -53,7 +51,8 @@ def test_it_holds_no_instructor_material(out):
     tools = {f.split("/")[-1] for f in files if f.startswith("course_tools/")}
     assert tools == set(edition.STUDENT_TOOLS), tools
     assert not {"release.py", "nbgrader_course.py", "autograde.py", "student_edition.py"} & tools
-    assert "nbgrader_config.py" not in files
+    config = (out / "nbgrader_config.py").read_text()  # what a student's Validate reads: no grader settings
+    assert "CourseGrader" not in config and "c.Execute.timeout" in config and "course_id" in config
     for name in (f for f in files if f.endswith(".ipynb")):  # (torchcourse.checks explains the markers)
         text = edition.searchable_text(out / name)
         assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, name
@@ -161,21 +160,6 @@ def test_its_readme_counts_and_names_the_course_it_carries(out, tmp_path):
     summary = edition.course_summary(CourseLayout(tmp_path))
     assert summary.startswith("Two Jupyter notebooks") and f"topic {REPO.assignments()[1]}." in summary
 
-def reusing_venv(folder: Path, edition_root: Path) -> Path:
-    """A virtual environment that reuses this one's packages (a .pth line: nothing is downloaded or
-    copied) with the edition installed in it, as its set-up would, and the set-up's stamp saying so."""
-    venv.create(folder, with_pip=False, symlinks=True)
-    python = folder / "bin" / "python"
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    here = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (Path(site) / "_course_test_reuse.pth").write_text("\n".join(sorted(here)) + "\n")
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-                    "-e", str(edition_root)], check=True, capture_output=True, timeout=300)
-    stamp = hashlib.sha256((edition_root / "pyproject.toml").read_bytes() + (edition_root / "constraints.txt").read_bytes())
-    (folder / ".course-stamp").write_text(stamp.hexdigest() + "\n")
-    return python
-
 
 @pytest.mark.slow
 def test_it_sets_up_and_opens_in_jupyterlab(out, tmp_path):
@@ -204,4 +188,9 @@ def test_it_sets_up_and_opens_in_jupyterlab(out, tmp_path):
         connection.close()
     finally:
         stop(server.process, 20)
-    assert not (out / ".lab").exists(), "a students' edition has no nbgrader to configure"
+    # a student's nbgrader: Validate and the Assignments panel, none of the instructor's tools
+    server_config = json.loads((out / ".lab" / "jupyter_server_config.json").read_text())
+    assert server_config["ServerApp"]["jpserver_extensions"]["nbgrader.server_extensions.formgrader"] is False
+    disabled = json.loads((out / ".lab" / "labconfig" / "page_config.json").read_text())["disabledExtensions"]
+    assert disabled.get("@jupyter/nbgrader:formgrader") and "@jupyter/nbgrader:assignment-list" not in disabled
+    assert not (out / ".lab" / "jupyter_server_config.py").exists()

@@ -7,6 +7,11 @@ any hidden test was sent to the kernel, and from texts the grader writes itself 
 test is named by its exercise and the source's ``# case:`` words; see ``notebook_run``). No
 redaction is needed, so none of a student's own lines is ever blanked out for looking like a test.
 Tracebacks of test cells are still reduced to the error's type and message, to keep them short.
+
+Markdown cells are shown as the student saw them in JupyterLab: headings, emphasis, lists, code,
+tables, and formulas as MathML (which browsers draw without any script). A student writes these
+cells, so the page stays inert: raw HTML in them is shown as text, links keep only http(s) and
+mailto, and the rendered HTML passes an allowlist sanitizer (bleach) before it reaches the page.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import csv
 import html
 import io
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import nbformat
@@ -35,8 +41,61 @@ pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-b
 .cell{border-left:3px solid #ddd;padding-left:.6rem;margin:1rem 0} .test{border-left-color:#6e40c9}
 .out{background:#fff;border:1px dashed #ddd} .err{background:#fff5f5;border:1px solid #f3c4c4}
 .note{background:#fffbe6;border:1px solid #f0d98c;padding:.5rem .8rem;margin:.5rem 0}
-.md{color:#444}
+.md{color:#333} .md pre{background:#f6f8fa} .md code{background:#f6f8fa;padding:0 .2em}
+.md table{margin:.5rem 0} math[display=block]{margin:.5rem 0}
 """
+
+
+# What a rendered markdown cell may contain: markdown's own HTML and presentation MathML, with
+# harmless attributes only (no event handlers, no styles, no MathML links).
+MARKDOWN_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "hr", "em", "strong", "del", "code", "pre", "blockquote",
+                 "ul", "ol", "li", "a", "img", "table", "thead", "tbody", "tr", "th", "td", "span", "div"}
+MATHML_TAGS = {"math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup", "msubsup", "mfrac", "msqrt",
+               "mroot", "mover", "munder", "munderover", "mtable", "mtr", "mtd", "mstyle", "mpadded", "mphantom",
+               "menclose", "mfenced", "semantics", "annotation"}
+MATHML_ATTRIBUTES = ["display", "xmlns", "mathvariant", "stretchy", "fence", "separator", "accent", "accentunder",
+                     "linethickness", "columnalign", "rowalign", "columnspacing", "rowspacing", "width", "height",
+                     "depth", "lspace", "rspace", "displaystyle", "scriptlevel", "notation", "minsize", "maxsize",
+                     "movablelimits", "symmetric", "form", "open", "close", "separators", "encoding"]
+MARKDOWN_ATTRIBUTES = {"a": ["href", "title"], "img": ["src", "alt", "title"], "code": ["class"], "div": ["class"],
+                       "span": ["class"], "th": ["align"], "td": ["align"], "ol": ["start"],
+                       **{tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS}}
+
+
+def _formula(tex: str, display: bool) -> str:
+    """A TeX formula as MathML (latex2mathml, in the grade tools), else as its TeX source."""
+    try:
+        from latex2mathml.converter import convert
+        return convert(tex, display="block" if display else "inline")
+    except Exception:  # not installed, or TeX it does not know: the student's own text, escaped
+        return f"<code class='math'>{html.escape(tex)}</code>"
+
+
+@lru_cache(maxsize=1)
+def _markdown():
+    import mistune
+
+    class Renderer(mistune.HTMLRenderer):
+        def inline_math(self, text):
+            return _formula(text, display=False)
+
+        def block_math(self, text):
+            return _formula(text, display=True)
+
+    # escape=True: raw HTML in a cell is shown as text, never passed through
+    return mistune.create_markdown(renderer=Renderer(escape=True), plugins=["math", "table", "strikethrough"])
+
+
+def markdown_html(source: str) -> str:
+    """A markdown cell as HTML, as JupyterLab shows it, made safe for the page (see the module's text)."""
+    import bleach
+
+    try:
+        rendered = _markdown()(source)
+    except Exception:  # a renderer's failure costs the rendering, never the feedback
+        return f"<pre>{html.escape(source)}</pre>"
+    return bleach.clean(rendered, tags=MARKDOWN_TAGS | MATHML_TAGS, attributes=MARKDOWN_ATTRIBUTES,
+                        protocols=["http", "https", "mailto"], strip=False, strip_comments=True)
 
 
 def _output_html(out, is_test: bool) -> str:
@@ -92,7 +151,8 @@ def feedback_html(result: Result, specs: dict[str, NotebookSpec], title: str) ->
             meta = cell.get("metadata", {}).get("nbgrader", {})
             is_test = bool(meta.get("grade")) and not meta.get("solution")
             if cell.cell_type == "markdown":
-                parts.append(f"<div class='cell md'><pre>{html.escape(cell.source)}</pre></div>")
+                # cut a quoted hidden-test marker before rendering, while it is still the text the last line matches
+                parts.append(f"<div class='cell md'>{markdown_html(HIDDEN_BLOCK.sub(REDACTED, cell.source))}</div>")
                 continue
             if cell.cell_type != "code":
                 continue
