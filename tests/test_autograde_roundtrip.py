@@ -14,23 +14,16 @@ For every assignment that has an answer bank in tests/answers/<id>.py:
 All submissions of one assignment are graded in one run (one xdist worker each).
 """
 import ast
-import importlib.util
-from pathlib import Path
 
 import pytest
 
 from course_tools import autograde
 from course_tools.layout import REPO
+from banks import ANSWERS, load_bank
 from noise import make_noisy
 
-ANSWERS = Path(__file__).parent / "answers"
 
 
-def load_bank(assignment):
-    spec = importlib.util.spec_from_file_location(f"answers_{assignment}", ANSWERS / f"{assignment}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 BANKS = {p.stem: load_bank(p.stem) for p in sorted(ANSWERS.glob("[0-9]*.py"))}

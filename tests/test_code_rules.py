@@ -4,8 +4,6 @@ Every source solution and every correct answer of the banks keeps its points; ev
 there that breaks a how-rule, and each attack of issue 24 (item 3), loses its exercise; code the
 exercise does not reach (a demo cell that prints the built-in) costs nothing.
 """
-import importlib.util
-from pathlib import Path
 
 import pytest
 
@@ -13,16 +11,12 @@ from course_tools import autograde
 from course_tools.grading.code_rules import RULES, Cell, apply, check, owner
 from course_tools.grading.model import CellScore
 from course_tools.layout import REPO
+from banks import load_bank
 from noise import make_noisy
 
-ANSWERS = Path(__file__).parent / "answers"
 
 
-def bank(notebook):
-    spec = importlib.util.spec_from_file_location(f"rules_bank_{notebook}", ANSWERS / f"{notebook}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+bank = load_bank
 
 
 def notebook_cells(notebook, answers=None, added=()):
