@@ -104,7 +104,7 @@ def ensure_system_user(name: str) -> Path:
 def prepare_home(spawner) -> None:
     """Before a server starts: its home exists, private to its owner (checked at every start, so an
     account made before, or a home opened up since, is closed again), and holds a copy of the
-    lectures (never overwritten)."""
+    lectures in ``notebooks/`` (never overwritten), where the assignments' texts point, as in ``./course lab``."""
     if settings["users"] == "shared":
         home = Path(spawner.home_dir)
         home.mkdir(parents=True, exist_ok=True)
@@ -113,7 +113,7 @@ def prepare_home(spawner) -> None:
         home = ensure_system_user(spawner.user.name)
         owner = spawner.user.name
     home.chmod(HOME_MODE)
-    lectures = home / "lectures"
+    lectures = home / "notebooks"
     if not lectures.exists():
         shutil.copytree(settings["lectures"], lectures, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         if owner:

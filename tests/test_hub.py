@@ -145,7 +145,7 @@ def test_the_jupyterhub_config_loads_for_both_kinds_of_users(tmp_path, monkeypat
         assert c.JupyterHub.spawner_class.endswith("SimpleLocalProcessSpawner")
         home = tmp_path / "state" / "homes" / "ada"
         hook(SimpleNamespace(home_dir=str(home), user=SimpleNamespace(name="ada")))
-        assert sorted(p.name for p in (home / "lectures").glob("*.ipynb")) == sorted(
+        assert sorted(p.name for p in (home / "notebooks").glob("*.ipynb")) == sorted(
             p.name for p in hub.REPO.notebooks.glob("*.ipynb"))
     else:
         assert c.JupyterHub.spawner_class.endswith(".LocalProcessSpawner")
