@@ -118,24 +118,7 @@ SOFTMAX_ATTACKS = {
     name = "soft" + "max"
     return getattr(z, name)(dim)
 ''',
-    "scipy_in_an_autograd_function": '''import scipy.special
-
-class _Soft(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, z, dim):
-        s = torch.from_numpy(scipy.special.softmax(z.detach().cpu().numpy(), axis=dim)).to(z)
-        ctx.save_for_backward(s)
-        ctx.dim = dim
-        return s
-
-    @staticmethod
-    def backward(ctx, g):
-        (s,) = ctx.saved_tensors
-        return s * (g - (g * s).sum(ctx.dim, keepdim=True)), None
-
-def softmax(z, dim=-1):
-    return _Soft.apply(z, dim)
-''',
+    # scipy's softmax inside an autograd Function: the bank's scipy_inside_an_autograd_function (BREAKS_A_RULE)
     "from_import_alias": '''from scipy.special import softmax as _sm
 
 def softmax(z, dim=-1):
