@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 from . import nbgrader_course
+from .notebook_rules import grade_id, is_graded_cell, is_solution_cell, points
 from .layout import REPO
 
 
@@ -35,21 +36,15 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 
 
-def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
 def graded_cells(notebook) -> list[GradedCell]:
     """The graded (autograder-test) cells of a notebook, in order."""
-    return [GradedCell(m["grade_id"], float(m.get("points", 0)))
-            for cell in notebook.cells
-            if (m := nbgrader_meta(cell)).get("grade") and cell.cell_type == "code"]
+    return [GradedCell(grade_id(cell), points(cell)) for cell in notebook.cells
+            if is_graded_cell(cell) and cell.cell_type == "code"]
 
 
 def solution_sources(notebook) -> dict[str, str]:
     """grade_id -> source of every solution cell."""
-    return {m["grade_id"]: cell.source for cell in notebook.cells
-            if (m := nbgrader_meta(cell)).get("solution")}
+    return {grade_id(cell): cell.source for cell in notebook.cells if is_solution_cell(cell)}
 
 
 def exercise_of(grade_id: str, exercises: list[str]) -> str | None:
@@ -67,9 +62,8 @@ def submission(assignment: str, answers: dict[str, str] | None = None) -> nbform
     solutions = solution_sources(read_notebook(notebook_path(REPO.source, assignment)))
     solutions.update(answers or {})
     for cell in released.cells:
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        if nbgrader_meta(cell).get("solution") and grade_id in solutions:
-            cell.source = solutions[grade_id]
+        if is_solution_cell(cell) and grade_id(cell) in solutions:
+            cell.source = solutions[grade_id(cell)]
     return released
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .layout import REPO, CourseLayout
+from .notebook_rules import PROTECTED_BLOCK, grade_id, without_protected_blocks
 
 # The commands of ./course a student runs, and the tooling modules behind them (no release, no grading).
 STUDENT_COMMANDS = ("lab", "setup", "data", "visdom")
@@ -63,9 +64,6 @@ class Secret:
     lines: tuple[str, ...]
 
 
-HIDDEN = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
-
-
 def secrets(layout: CourseLayout = REPO, answers: Path | None = None) -> list[Secret]:
     """The code between ``BEGIN/END SOLUTION`` and ``BEGIN/END HIDDEN TESTS`` in every source
     notebook, and every correct answer (``RIGHT``) of the answer banks, each as its substantial
@@ -74,9 +72,8 @@ def secrets(layout: CourseLayout = REPO, answers: Path | None = None) -> list[Se
     found = []
     for assignment in layout.assignments():
         for cell in source_cells(layout, assignment):
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "?")
-            for kind, block in HIDDEN.findall(cell.source):
-                found.append(Secret(f"{assignment} {grade_id} ({kind.lower()})", substantial(block)))
+            for kind, block in PROTECTED_BLOCK.findall(cell.source):
+                found.append(Secret(f"{assignment} {grade_id(cell) or '?'} ({kind.lower()})", substantial(block)))
         bank = answers / f"{assignment}.py"
         if bank.is_file():
             for exercise, variants in answer_bank(bank).items():
@@ -98,7 +95,7 @@ def public_text(layout: CourseLayout = REPO) -> str:
     instructions, hints and visible tests name steps such as ``w_leaf = w.detach().requires_grad_(True)``).
     A line found in it gives nothing away by itself; all of a solution's lines together may."""
     texts = [searchable_text(path) for path in sorted(layout.notebooks.glob("*.ipynb"))]
-    texts += [HIDDEN.sub("", cell.source) for a in layout.assignments() for cell in source_cells(layout, a)]
+    texts += [without_protected_blocks(cell.source) for a in layout.assignments() for cell in source_cells(layout, a)]
     texts += [path.read_text() for path in sorted((layout.root / "torchcourse").glob("*.py"))]
     return "\n".join(texts)
 

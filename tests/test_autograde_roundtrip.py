@@ -17,7 +17,7 @@ import ast
 
 import pytest
 
-from course_tools import autograde
+from course_tools import autograde, notebook_rules
 from course_tools.layout import REPO
 from banks import ANSWERS, load_bank
 from noise import make_noisy
@@ -201,9 +201,8 @@ def test_each_exercise_is_graded_on_its_own(assignment):
     names = list(solutions)
     tests: dict[str, list[str]] = {}
     for cell in notebook.cells:
-        meta = autograde.nbgrader_meta(cell)
-        if meta.get("grade") and not meta.get("solution"):
-            tests.setdefault(autograde.exercise_of(meta["grade_id"], names), []).append(cell.source)
+        if notebook_rules.is_test_cell(cell):
+            tests.setdefault(autograde.exercise_of(notebook_rules.grade_id(cell), names), []).append(cell.source)
     for exercise in names:
         others = set(names) - {exercise}
         replaced = set().union(*(stood_in(s) for s in tests[exercise]))
@@ -235,9 +234,8 @@ def graded_test_cells(assignment):
     """(grade_id, exercise, source) of every test cell, in notebook order."""
     notebook = source_notebook(assignment)
     names = list(autograde.solution_sources(notebook))
-    return [(meta["grade_id"], autograde.exercise_of(meta["grade_id"], names), cell.source)
-            for cell in notebook.cells
-            if (meta := autograde.nbgrader_meta(cell)).get("grade") and not meta.get("solution")]
+    return [(gid, autograde.exercise_of(gid, names), cell.source) for cell in notebook.cells
+            if notebook_rules.is_test_cell(cell) and (gid := notebook_rules.grade_id(cell))]
 
 
 @pytest.mark.parametrize("assignment", list(BANKS))
@@ -255,7 +253,7 @@ def test_stand_ins_come_after_their_exercise(assignment):
 def test_every_test_cell_records_in_a_hidden_block(assignment):
     """Points are granted outside the kernel, by records: a cell without them could not be judged
     (./course grade checks the same when it makes the reference, and refuses to start)."""
-    from course_tools.grading.source_analysis import split_hidden
+    from course_tools.notebook_rules import split_hidden
 
     for grade_id, _, source in graded_test_cells(assignment):
         hidden = "\n".join(split_hidden(source)[1])

@@ -7,7 +7,7 @@ exercise does not reach (a demo cell that prints the built-in) costs nothing.
 
 import pytest
 
-from course_tools import autograde
+from course_tools import autograde, notebook_rules
 from course_tools.grading.code_rules import RULES, Cell, apply, check, owner
 from course_tools.grading.model import CellScore
 from course_tools.layout import REPO
@@ -27,7 +27,7 @@ def notebook_cells(notebook, answers=None, added=()):
     for number, cell in enumerate(nb.cells, 1):
         if cell.cell_type != "code":
             continue
-        meta = autograde.nbgrader_meta(cell)
+        meta = notebook_rules.nbgrader_meta(cell)
         if meta.get("solution"):
             cells.append(Cell((answers or {}).get(meta["grade_id"], cell.source), meta["grade_id"], True, number))
         else:

@@ -9,7 +9,7 @@ exercise; demo cells are left out (they do not score, and they train for minutes
 """
 import pytest
 
-from course_tools import autograde
+from course_tools import autograde, notebook_rules
 from test_autograde_roundtrip import BANKS, lost_points, own_cells
 
 DEVICE_WRONG = {   # assignment -> {exercise: label of a wrong answer in tests/answers/<id>.py}
@@ -29,7 +29,7 @@ def mixed_submission(assignment):
     answers.update({e: bank.WRONG[e][label] for e, label in DEVICE_WRONG[assignment].items()})
     notebook = autograde.submission(assignment, answers)
     notebook.cells = [c for c in notebook.cells if c.cell_type != "code" or c.get("id") == "imports"
-                      or autograde.nbgrader_meta(c).get("grade_id")]
+                      or notebook_rules.nbgrader_meta(c).get("grade_id")]
     return notebook
 
 

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from course_tools import autograde, nbgrader_course, release
+from course_tools import autograde, nbgrader_course, notebook_rules, release
 from course_tools.layout import REPO, CourseLayout
 
 ASSIGNMENTS = REPO.assignments()
@@ -60,7 +60,7 @@ def test_no_solution_or_hidden_test_reaches_the_release(assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_keeps_every_signature_and_docstring(assignment):
     source = autograde.read_notebook(autograde.notebook_path(SOURCE, assignment))
-    released = {autograde.nbgrader_meta(c).get("grade_id"): c.source for c in autograde.read_notebook(
+    released = {notebook_rules.nbgrader_meta(c).get("grade_id"): c.source for c in autograde.read_notebook(
         autograde.notebook_path(RELEASE, assignment)).cells}
     for grade_id, text in autograde.solution_sources(source).items():
         header = text.split("### BEGIN SOLUTION")[0]

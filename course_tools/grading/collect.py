@@ -34,6 +34,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..notebook_rules import grade_id
 from .model import AssignmentSpec, Task
 
 MAX_ZIP_BYTES = 256 << 20
@@ -123,7 +124,7 @@ def read_roster(path: Path) -> dict[str, str]:
 def _grade_ids(path: Path) -> set[str]:
     try:
         nb = json.loads(path.read_bytes()[: 64 << 20])
-        return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        return {grade_id(c)
                 for c in nb.get("cells", []) if isinstance(c, dict)} - {None}
     except Exception:
         return set()

@@ -41,7 +41,7 @@ from .kernel import GradingClient, KernelFailed, Outcome
 from .model import CellScore, NotebookSpec, Stage, Stages
 from .limits import Limits
 from .sandbox import KernelPaths, SandboxConfig
-from .source_analysis import HIDDEN_BEGIN, HIDDEN_END, split_hidden, strip_hidden
+from ..notebook_rules import HIDDEN_BEGIN, HIDDEN_END, grade_id, is_test_cell, points, split_hidden, strip_hidden
 
 # What tests rely on, imported before any student code; then the notebook's folder joins sys.path
 # last, so that a student's helper module imports but never shadows an installed one.
@@ -80,11 +80,6 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 CELL_LINE = re.compile(r"Cell In\[\d*\], line (\d+)|\(line (\d+) of this cell\)")
 
 
-def is_test_cell(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
 def two_phases(nb):
     """The notebook the kernel runs: ``nb`` with its test cells' hidden blocks removed, followed by
     one cell per test cell that has a hidden block, holding that test cell whole.
@@ -96,7 +91,7 @@ def two_phases(nb):
             continue
         run.cells[i].source = strip_hidden(cell.source)
         whole = nbformat.v4.new_code_cell(cell.source, id=f"hidden-run-{len(hidden_of)}", metadata={
-            "course_grader": {"hidden_run_of": cell.metadata["nbgrader"]["grade_id"]}})
+            "course_grader": {"hidden_run_of": grade_id(cell)}})
         run.cells.append(whole)
         hidden_of[len(run.cells) - 1] = i
     return run, hidden_of
@@ -157,7 +152,7 @@ class NotebookGrader:
         self.spec, self.workdir, self.stage = spec, workdir, stage
         self.limits, self.config, self.seed = limits, config, seed
         self.code_cells = [i for i, c in enumerate(self.nb.cells) if c.cell_type == "code"]
-        self.grade_ids = {i: self.nb.cells[i].metadata["nbgrader"]["grade_id"]
+        self.grade_ids = {i: grade_id(self.nb.cells[i])
                           for i in self.code_cells[:len(self.code_cells) - len(self.hidden_of)]
                           if is_test_cell(self.nb.cells[i])}
         self.test_indices = list(self.grade_ids)
@@ -364,7 +359,7 @@ class NotebookGrader:
     def _score(self, i: int, determine_grade) -> CellScore:
         cell = self.nb.cells[i]
         gid = self.grade_ids[i]
-        maximum = float(cell.metadata["nbgrader"].get("points", 0))
+        maximum = points(cell)
         hidden = self.hidden_run.get(i)
         # stderr is noise (warnings, progress bars): a failing check raises, which is an error output
         cell.outputs = [o for o in cell.outputs

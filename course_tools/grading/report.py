@@ -27,7 +27,7 @@ import nbformat
 
 from ..files import write_atomic
 from .model import NotebookSpec, Result
-from .source_analysis import HIDDEN_BLOCK, strip_hidden
+from ..notebook_rules import HIDDEN_BLOCK, grade_id, is_test_cell, strip_hidden
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 REDACTED = "[hidden test text removed]"
@@ -148,8 +148,7 @@ def feedback_html(result: Result, specs: dict[str, NotebookSpec], title: str) ->
         nb = nbformat.reads(text, as_version=4)
         parts.append(f"<h2>{html.escape(name)}.ipynb</h2>")
         for cell in nb.cells:
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            is_test = bool(meta.get("grade")) and not meta.get("solution")
+            is_test = is_test_cell(cell)
             if cell.cell_type == "markdown":
                 # cut a quoted hidden-test marker before rendering, while it is still the text the last line matches
                 parts.append(f"<div class='cell md'>{markdown_html(HIDDEN_BLOCK.sub(REDACTED, cell.source))}</div>")
@@ -158,7 +157,7 @@ def feedback_html(result: Result, specs: dict[str, NotebookSpec], title: str) ->
                 continue
             source = cell.source
             if is_test:
-                gid = meta.get("grade_id")
+                gid = grade_id(cell)
                 source = spec.test_sources.get(gid, strip_hidden(source)) if spec else strip_hidden(source)
             source = strip_hidden(source)
             klass = "cell test" if is_test else "cell"

@@ -9,6 +9,7 @@ import re
 
 import nbformat
 
+from ..notebook_rules import grade_id, nbgrader_meta
 from .model import NotebookSpec
 
 
@@ -58,7 +59,7 @@ def normalize(nb, spec: NotebookSpec) -> tuple[list[str], list[str]]:
             flags.append(f"unknown cell id {gid}")
     seen: set[str] = set()
     for cell in reversed(cells):
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        gid = grade_id(cell)
         if gid is None:
             continue
         if gid in seen:
@@ -69,7 +70,7 @@ def normalize(nb, spec: NotebookSpec) -> tuple[list[str], list[str]]:
     for k, gid in enumerate(spec.source_ids):
         if gid in seen or gid not in spec.test_cells:
             continue
-        where = {c.metadata.get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(cells)}
+        where = {grade_id(c): i for i, c in enumerate(cells)}
         before = next((where[g] for g in reversed(spec.source_ids[:k]) if g in where), None)
         restored = nbformat.from_dict(json.loads(spec.test_cells[gid]))
         cells.insert(len(cells) if before is None else before + 1, restored)
@@ -107,7 +108,7 @@ def sanitize(nb, spec: NotebookSpec, assignment: str, student: str, reference_db
     notes, flags = normalize(nb, spec)
     submitted_tests = {}
     for cell in nb.get("cells", []):
-        meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
+        meta = nbgrader_meta(cell)
         if isinstance(meta, dict) and meta.get("grade_id") in spec.test_sources:
             submitted_tests.setdefault(meta["grade_id"], cell.get("source", ""))
     try:

@@ -3,33 +3,12 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 from pathlib import Path
 
 import nbformat
 
+from ..notebook_rules import is_test_cell, nbgrader_meta, points, split_hidden, strip_hidden
 from .model import NotebookSpec
-
-HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
-HIDDEN_END = "### END HIDDEN TESTS"
-# A hidden block inside any text (a printed cell, a repr with "\\n"); one cut short runs to the end.
-HIDDEN_BLOCK = re.compile(re.escape(HIDDEN_BEGIN) + r".*?(?:" + re.escape(HIDDEN_END) + r"|\Z)", re.S)
-
-
-def split_hidden(source: str) -> tuple[list[str], list[str]]:
-    """The lines of a cell outside and inside its hidden-test blocks (the markers themselves dropped)."""
-    visible, hidden, inside = [], [], False
-    for line in source.splitlines():
-        marker = line.strip()
-        if marker.startswith(HIDDEN_BEGIN) or marker.startswith(HIDDEN_END):
-            inside = marker.startswith(HIDDEN_BEGIN)
-            continue
-        (hidden if inside else visible).append(line)
-    return visible, hidden
-
-
-def strip_hidden(source: str) -> str:
-    return "\n".join(split_hidden(source)[0])
 
 
 def hidden_only_lines(notebook) -> list[str]:
@@ -72,17 +51,17 @@ def notebook_spec(path: Path) -> NotebookSpec:
     grade_cells, expected, tests, ids, test_cells = [], {}, {}, [], {}
     seen_solution = False
     for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+        meta = nbgrader_meta(cell)
         if meta.get("grade_id"):
             ids.append(meta["grade_id"])
-            if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+            if is_test_cell(cell):
                 test_cells[meta["grade_id"]] = json.dumps(cell)
         if meta.get("solution"):
             seen_solution = True
         if cell.cell_type != "code":
             continue
-        if meta.get("grade") and not meta.get("solution"):
-            grade_cells.append((meta["grade_id"], float(meta.get("points", 0))))
+        if is_test_cell(cell):
+            grade_cells.append((meta["grade_id"], points(cell)))
             tests[meta["grade_id"]] = strip_hidden(cell.source)
         elif not seen_solution and not meta.get("grade"):
             expected.update(import_names(cell.source))

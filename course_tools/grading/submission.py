@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 
+from ..notebook_rules import grade_id, nbgrader_meta
 from . import code_rules, guard
 from .model import AssignmentSpec, CellScore, Result, Stages, Task
 from .notebook_run import NotebookGrader
@@ -120,7 +121,7 @@ def _grade_notebook(task: Task, spec: AssignmentSpec, nb_spec, limits: Limits, c
 
 def _is_students(cell, nb_spec) -> bool:
     """The code the student wrote: solution cells, and cells the source does not have."""
-    meta = cell.metadata.get("nbgrader", {})
+    meta = nbgrader_meta(cell)
     return bool(meta.get("solution") or (not meta.get("grade") and cell.source.strip() not in nb_spec.source_cells))
 
 
@@ -130,7 +131,7 @@ def _student_sources(nb, nb_spec) -> list[str]:
 
 def _code_cells(nb, nb_spec) -> list[code_rules.Cell]:
     """Every code cell, marked the student's or not (the others are read for their imports only)."""
-    return [code_rules.Cell(c.source, c.metadata.get("nbgrader", {}).get("grade_id"), _is_students(c, nb_spec), k)
+    return [code_rules.Cell(c.source, grade_id(c), _is_students(c, nb_spec), k)
             for k, c in enumerate(nb.cells, 1) if c.cell_type == "code"]
 
 

@@ -83,7 +83,7 @@ def submission(answers: dict[str, str] | None = None, before_tests: str | None =
     """The notebook a student hands in: solutions replaced by ``answers`` (name -> source), hidden
     tests removed as in the release, ``before_tests`` inserted as a student cell before the first
     test cell, ``extra`` cells appended at the end."""
-    from course_tools.grading.source_analysis import strip_hidden
+    from course_tools.notebook_rules import strip_hidden
 
     nb = copy.deepcopy(source_notebook())
     answers = answers or {}
