@@ -24,6 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import nbformat
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
 from ..files import write_atomic
 from .model import NotebookSpec, Result
@@ -98,76 +100,72 @@ def markdown_html(source: str) -> str:
                         protocols=["http", "https", "mailto"], strip=False, strip_comments=True)
 
 
-def _output_html(out, is_test: bool) -> str:
+def _output_view(out, is_test: bool) -> dict | None:
+    """What the page shows of one output: ``{"css", "text"}`` or ``{"image"}`` (base64 PNG), or None."""
     kind = out.get("output_type")
     if kind == "stream":
-        return f'<pre class="out">{html.escape(ANSI.sub("", out.get("text", "")))}</pre>'
+        return {"css": "out", "text": ANSI.sub("", out.get("text", ""))}
     if kind == "error":
         if is_test:
             text = f"{out.get('ename')}: {out.get('evalue')}"
         else:
             text = "\n".join(out.get("traceback") or [f"{out.get('ename')}: {out.get('evalue')}"])
-        return f'<pre class="err">{html.escape(ANSI.sub("", text))}</pre>'
+        return {"css": "err", "text": ANSI.sub("", text)}
     if kind in ("display_data", "execute_result"):
         data = out.get("data", {})
         if "image/png" in data:
             png = data["image/png"]
-            if isinstance(png, list):
-                png = "".join(png)
-            try:
-                base64.b64decode(png, validate=False)
-            except Exception:
-                return ""
-            return f'<img alt="figure" src="data:image/png;base64,{html.escape(png)}">'
+            png = "".join(png) if isinstance(png, list) else png
+            return {"image": png} if _is_base64(png) else None
         if "text/plain" in data:
             text = data["text/plain"]
-            if isinstance(text, list):
-                text = "".join(text)
-            return f'<pre class="out">{html.escape(ANSI.sub("", text))}</pre>'
-    return ""
+            return {"css": "out", "text": ANSI.sub("", "".join(text) if isinstance(text, list) else text)}
+    return None
+
+
+def _is_base64(text) -> bool:
+    try:
+        base64.b64decode(text, validate=False)
+        return True
+    except Exception:
+        return False
+
+
+def _cell_view(cell, spec: NotebookSpec | None) -> dict | None:
+    """One cell as the page shows it: rendered markdown, or code (a test cell's visible part only)
+    with its outputs."""
+    if cell.cell_type == "markdown":
+        # cut a quoted hidden-test marker before rendering, while it is still the text the last line matches
+        return {"markdown": Markup(markdown_html(HIDDEN_BLOCK.sub(REDACTED, cell.source)))}
+    if cell.cell_type != "code":
+        return None
+    is_test = is_test_cell(cell)
+    source = cell.source
+    if is_test and spec is not None:
+        source = spec.test_sources.get(grade_id(cell), source)
+    outputs = [view for out in cell.get("outputs", []) if (view := _output_view(out, is_test))]
+    return {"markdown": None, "is_test": is_test, "source": strip_hidden(source), "outputs": outputs}
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Environment:
+    return Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True,
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
 def feedback_html(result: Result, specs: dict[str, NotebookSpec], title: str) -> str:
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<style>{CSS}</style></head><body>",
-             f"<h1>{html.escape(result.assignment)}: feedback for {html.escape(result.student)}</h1>",
-             f"<p><b>Score: {result.score:g} / {result.max_score:g}</b></p>"]
-    if result.status != "graded":
-        parts.append(f"<div class='note'>This submission could not be graded normally ({html.escape(result.status)}).</div>")
-    for note in result.notes:
-        parts.append(f"<div class='note'>{html.escape(note)}</div>")
-    parts.append("<table><tr><th>test</th><th>points</th><th>result</th></tr>")
-    for c in result.cells:
-        css = c.status.replace(" ", "")
-        message = html.escape(ANSI.sub("", c.message))
-        parts.append(f"<tr><td>{html.escape(c.grade_id)}</td><td>{c.points:g} / {c.max_points:g}</td>"
-                     f"<td class='{css}'>{html.escape(c.status)}{'<br><pre>' + message + '</pre>' if message else ''}</td></tr>")
-    parts.append("</table>")
+    """The student's page (templates/feedback.html.j2, every value escaped by Jinja2)."""
+    cells = [{"grade_id": c.grade_id, "points": c.points, "max_points": c.max_points, "status": c.status,
+              "css": c.status.replace(" ", ""), "message": ANSI.sub("", c.message)} for c in result.cells]
+    notebooks = []
     for name, text in result.feedback.items():
-        spec = specs.get(name)
         nb = nbformat.reads(text, as_version=4)
-        parts.append(f"<h2>{html.escape(name)}.ipynb</h2>")
-        for cell in nb.cells:
-            is_test = is_test_cell(cell)
-            if cell.cell_type == "markdown":
-                # cut a quoted hidden-test marker before rendering, while it is still the text the last line matches
-                parts.append(f"<div class='cell md'>{markdown_html(HIDDEN_BLOCK.sub(REDACTED, cell.source))}</div>")
-                continue
-            if cell.cell_type != "code":
-                continue
-            source = cell.source
-            if is_test:
-                gid = grade_id(cell)
-                source = spec.test_sources.get(gid, strip_hidden(source)) if spec else strip_hidden(source)
-            source = strip_hidden(source)
-            klass = "cell test" if is_test else "cell"
-            parts.append(f"<div class='{klass}'><pre>{html.escape(source)}</pre>")
-            for out in cell.get("outputs", []):
-                parts.append(_output_html(out, is_test))
-            parts.append("</div>")
-    parts.append("</body></html>")
+        views = [view for cell in nb.cells if (view := _cell_view(cell, specs.get(name)))]
+        notebooks.append({"name": name, "cells": views})
+    page = _templates().get_template("feedback.html.j2").render(
+        title=title, css=Markup(CSS), result=result, cells=cells, notebooks=notebooks)
     # a student's own cell may quote a hidden-test marker (copied from somewhere): cut what follows it
-    return HIDDEN_BLOCK.sub(REDACTED, "\n".join(parts))
+    return HIDDEN_BLOCK.sub(REDACTED, page)
 
 
 CSV_FIELDS = ["student", "assignment", "score", "max_score", "percent", "status", "flagged",
