@@ -16,13 +16,13 @@ def solution(gid):
         "grade_id": gid, "solution": True, "grade": False, "locked": False, "schema_version": 3}})
 
 
-def test_cell(gid, source="assert True"):
+def graded_cell(gid, source="assert True"):
     return new_code_cell(source, id=gid, metadata={"nbgrader": {
         "grade_id": gid, "solution": False, "grade": True, "locked": True, "points": 1, "schema_version": 3}})
 
 
-SOURCE = [new_markdown_cell("intro", id="intro"), solution("f"), test_cell("test_f", "assert f() is None"),
-          solution("g"), test_cell("test_g", "assert g() is None")]
+SOURCE = [new_markdown_cell("intro", id="intro"), solution("f"), graded_cell("test_f", "assert f() is None"),
+          solution("g"), graded_cell("test_g", "assert g() is None")]
 SPEC = NotebookSpec(name="toy", grade_cells=[("test_f", 1.0), ("test_g", 1.0)], hidden_lines=[], expected_names={},
                     source_cells=[c.source for c in SOURCE], test_sources={"test_f": "", "test_g": ""},
                     source_ids=["f", "test_f", "g", "test_g"],
@@ -54,7 +54,7 @@ def test_a_deleted_test_cell_is_put_back_after_its_exercise():
 
 
 def test_a_changed_grade_id_runs_as_ordinary_code_and_the_original_comes_back():
-    renamed = test_cell("test_f_mine", "assert True  # my own test")
+    renamed = graded_cell("test_f_mine", "assert True  # my own test")
     nb = submitted(SOURCE[0], SOURCE[1], renamed, SOURCE[3], SOURCE[4])
     notes, flags = normalize(nb, SPEC)
     assert "unknown cell id test_f_mine" in flags and "missing test cell test_f" in flags
@@ -64,7 +64,7 @@ def test_a_changed_grade_id_runs_as_ordinary_code_and_the_original_comes_back():
 
 
 def test_a_duplicated_test_cell_counts_once_the_last_copy():
-    copy = test_cell("test_g", "assert g() is None  # copy")
+    copy = graded_cell("test_g", "assert g() is None  # copy")
     nb = submitted(*SOURCE, copy)
     notes, flags = normalize(nb, SPEC)
     assert flags == ["duplicated cell test_g"]
