@@ -1,9 +1,11 @@
 """The grader as a library: ``grade(SUBMISSIONS, ...)`` grades a folder and returns a ``Report``.
 
     from course_tools.grading.api import grade
-    report = grade("exports/week3", ["02_autograd"], out="grading", jobs=4)
-    report = grade("exports/week3", scheduler="tcp://head:8786")    # an existing Dask cluster
-    print(report.summary()); report.scores()[("ada", "02_autograd")]
+
+    if __name__ == "__main__":   # the local cluster's worker processes import the main module
+        report = grade("exports/week3", ["02_autograd"], out="grading", jobs=4)
+        report = grade("exports/week3", scheduler="tcp://head:8786")    # an existing Dask cluster
+        print(report.summary()); report.scores()[("ada", "02_autograd")]
 
 ``./course grade`` (``cli``) is a thin layer over it. Bad input raises ``GradingError`` with a
 message that says what to do, before anything is graded.

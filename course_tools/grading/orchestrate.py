@@ -42,13 +42,26 @@ def cluster(jobs: int, scheduler: str | None = None) -> Iterator[Client]:
             client.register_plugin(executor.GraderPlugin())
             yield client
         return
-    # the scheduler and the nanny run in this process: the settings apply to them
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    # the scheduler and the nannies run in this process: the settings apply to them
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                          "distributed.worker.multiprocessing-method": "forkserver"}):
+        _preload_forkserver()
         with LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
                           memory_limit=0, dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as local, \
                 Client(local) as client:
             client.register_plugin(executor.GraderPlugin())
             yield client
+
+
+def _preload_forkserver() -> None:
+    """Local workers are forked from a server process that imported the grader once: ready at once
+    (spawned, each would import it again: seconds per worker on a busy machine). Each still imports
+    the caller's main module, as multiprocessing does: a script that calls ``api.grade`` does it
+    under ``if __name__ == "__main__":``."""
+    from distributed.utils import get_mp_context
+
+    get_mp_context().set_forkserver_preload(["distributed", "course_tools.grading.executor",
+                                             "course_tools.grading.submission"])
 
 
 def dashboard(client: Client, local: bool) -> str | None:
