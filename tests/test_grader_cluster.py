@@ -46,7 +46,7 @@ def _kill(process: subprocess.Popen) -> None:
 
 @pytest.fixture
 def cluster(tmp_path):
-    """``(address, {worker process pid: its dask worker command's process})``."""
+    """``(address, {worker address: its dask worker command's process})``."""
     from distributed import Client
 
     port = free_port()
@@ -58,10 +58,9 @@ def cluster(tmp_path):
     try:
         with Client(address, timeout="120s") as client:
             client.wait_for_workers(2, timeout=300)
-            pids = [info["pid"] for info in client.scheduler_info()["workers"].values()]
+            pids = client.run(os.getpid)
         # which command started each worker process: its session is the command's
-        by_pid = {pid: next(w for w in workers if os.getsid(pid) == w.pid) for pid in pids}
-        yield address, by_pid
+        yield address, {addr: next(w for w in workers if os.getsid(pid) == w.pid) for addr, pid in pids.items()}
     finally:
         for process in (*workers, scheduler):
             _kill(process)
@@ -73,8 +72,8 @@ def _results(out: Path) -> dict:
                 db.execute("select assignment, student, status, score, cells from grader_results")}
 
 
-def _kill_a_busy_worker(address: str, workers: dict, driver: subprocess.Popen) -> int:
-    """SIGKILL the worker that grades a submission first; its pid."""
+def _kill_a_busy_worker(address: str, workers: dict, driver: subprocess.Popen) -> str:
+    """SIGKILL the worker that grades a submission first; its address."""
     from distributed import Client
 
     with Client(address, timeout="60s") as client:
@@ -82,10 +81,9 @@ def _kill_a_busy_worker(address: str, workers: dict, driver: subprocess.Popen) -
         while time.monotonic() < deadline and driver.poll() is None:
             for addr, keys in client.processing().items():
                 if any(str(k).startswith("grade-") for k in keys):
-                    pid = client.scheduler_info()["workers"][addr]["pid"]
                     time.sleep(1)  # well into the submission: its kernel is starting or running
-                    _kill(workers[pid])
-                    return pid
+                    _kill(workers[addr])
+                    return addr
             time.sleep(0.2)
     raise AssertionError("no worker was seen grading: " + (driver.communicate()[1] if driver.poll() is not None else ""))
 
