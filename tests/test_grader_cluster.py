@@ -112,7 +112,7 @@ def test_a_cluster_with_a_worker_killed_grades_like_the_local_cluster(tmp_path, 
     scores = {a: autograde.read_scores(tmp_path / "out" / "gradebook.db", a) for a in ASSIGNMENTS}
     assert scores == local
     results = _results(tmp_path / "out")
-    assert results == _results(tmp_path / "local")
+    assert results == _results(tmp_path / "local" / "out")
     assert {status for status, _, _ in results.values()} == {"graded"}
     solution = {a: sum(scores[a]["solution"].values()) for a in ASSIGNMENTS}
     assert all(sum(scores[a]["wrong"].values()) < solution[a] for a in ASSIGNMENTS), scores
