@@ -204,12 +204,11 @@ def test_roster_errors(tmp_path):
 
 def test_roster_and_student_id_errors_stop_the_grader(tmp_path, capsys, monkeypatch):
     """The grader reports a bad roster or two submissions with one id and grades nothing (exit code 2)."""
-    from course_tools.grading import cli
+    from course_tools.grading import api, cli
 
-    for name in ("PATH", "TORCHCOURSE_GRADER_PID"):  # main() sets them: restored after the test
-        monkeypatch.setenv(name, os.environ.get(name, ""))
+    monkeypatch.setenv("PATH", os.environ.get("PATH", ""))  # main() sets it: restored after the test
     specs = _spec(tmp_path)  # what preparing the assignment gives, without running nbgrader
-    monkeypatch.setattr(cli.assignments, "prepare", lambda name, *_: specs[name])
+    monkeypatch.setattr(api.assignments, "prepare", lambda name, *_: specs[name])
     subs = _students(tmp_path / "export", ["Ada Lovelace", "Ada_Lovelace"])
     common = [str(subs), "-a", "toy", "--source", str(tmp_path / "source"), "--quiet", "--no-sandbox"]
     bad = _roster(tmp_path / "roster.csv", "id,name\ns1,ada\ns1,bob\n")
@@ -327,3 +326,23 @@ def test_no_sandbox_grades_alike(tmp_path):
         nbformat.write(nb, subs / student / "toy.ipynb")
     _grader(subs, tmp_path / "source", tmp_path / "out", "-j", "2", "--no-sandbox")
     assert {s: r["score"] for s, r in _rows(tmp_path / "out").items()} == {"ada": 4, "bob": 2}
+
+
+def test_a_task_carries_its_submission_by_value(tmp_path):
+    """What a worker unpacks is the submission as collected: the notebook under its own name, the
+    other files in order (two of one name: the later one wins, as when staged), nothing of the driver's paths."""
+    from course_tools.grading import executor
+
+    specs = _spec(tmp_path)
+    subs = _students(tmp_path / "export", ["ada"], inside="Copy of toy.ipynb")
+    (subs / "ada" / "helper.py").write_text("X = 1\n")
+    (subs / "ada" / "deep").mkdir()
+    (subs / "ada" / "deep" / "helper.py").write_text("X = 2\n")
+    task = collect.find(subs, specs, tmp_path / "staging", explicit=True).tasks[0]
+    parcel = executor.pack(task)
+    assert str(tmp_path) not in repr(parcel.task)
+    got = executor.unpack(parcel, tmp_path / "worker")
+    assert Path(got.files["toy"]).name == "Copy of toy.ipynb"
+    assert Path(got.files["toy"]).read_bytes() == Path(task.files["toy"]).read_bytes()
+    assert [Path(p).read_text() for p in got.extra_files] == [Path(p).read_text() for p in task.extra_files]
+    assert (got.student, got.content_hash, got.flags, got.notes) == (task.student, task.content_hash, task.flags, task.notes)

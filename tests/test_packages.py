@@ -42,8 +42,8 @@ def test_torchcourse_never_imports_the_tooling(path):
 
 def test_the_import_scan_sees_relative_and_absolute_imports():
     """The scan above would catch both spellings (so its silence means something)."""
-    modules = imported_modules(REPO.root / "course_tools" / "grading" / "pool.py")
-    assert "course_tools.grading.submission" in modules and "multiprocessing" in modules
+    modules = imported_modules(REPO.root / "course_tools" / "grading" / "executor.py")
+    assert "course_tools.grading.limits" in modules and "threading" in modules
 
 
 def test_importing_torchcourse_loads_no_tooling():

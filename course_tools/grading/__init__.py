@@ -11,5 +11,7 @@ The pipeline, one module each:
         guard        tamper checks around test cells (probe: the code that runs in the kernel)
     gradebook      nbgrader's database, one transaction per submission
     report         feedback without hidden tests, grades.csv, summary
-    pool / cli     worker processes and the command line
+    executor       what a Dask worker runs; tasks carry submissions and assignments by value
+    orchestrate    the driver: a local cluster or --scheduler, results recorded as they arrive
+    api / cli      grade(...) -> Report, and the command line over it
 """

@@ -1,9 +1,9 @@
-"""Grade a folder of submissions: ``./course grade SUBMISSIONS [options]``.
+"""Grade a folder of submissions: ``./course grade SUBMISSIONS [options]``, a thin layer over ``api.grade``.
 
     ./course grade submissions/                 # every assignment found
     ./course grade exports/01_tensors.zip-folder -a 01_tensors -j 2
-    ./course grade course/submitted --db postgresql://grader@localhost/course
     ./course grade exports/week3 -a 02_autograd --roster roster.csv   # columns id,name: grade under LMS ids
+    ./course grade submissions/ --scheduler tcp://head:8786          # on an existing Dask cluster (docs/SCALE.md)
 
 Limits default to what the course's ``nbgrader_config.py`` sets (``limits.py``).
 
@@ -16,21 +16,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-import tenacity
-
-from .. import nbgrader_course
-from ..layout import REPO, assignments_in
-from . import assignments, collect, reference, report, sandbox
-from .gradebook import Book
+from ..layout import REPO
+from .api import GradingError, grade
 from .limits import Limits
-from .orchestrate import Batch
-from .pool import Pool
 
 
 def _size(text: str) -> int:
@@ -54,10 +46,14 @@ def parse_args(argv=None, defaults: Limits | None = None):
                    help="CSV (UTF-8) with the columns id,name: the LMS id to grade each submission "
                         "(folder, zip or notebook name) under (default: ids made from the names)")
     p.add_argument("-o", "--out", type=Path, default=Path("grading"), help="output folder (default: grading/)")
-    p.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///OUT/gradebook.db); "
-                                               "postgresql://user@host/db lets several graders share one")
+    p.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///OUT/gradebook.db), "
+                                               "e.g. postgresql://user@host/db")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
-                   help="submissions graded at once (default: number of cores)")
+                   help="worker processes of the local Dask cluster, each grading one submission at a time "
+                        "(default: number of cores)")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                   help="grade on an existing Dask cluster instead of a local one; its workers run this "
+                        "checkout and its environment (docs/SCALE.md); -j is then ignored")
     p.add_argument("--source", type=Path, default=REPO.source, help="instructor's source folder (default: source/)")
     p.add_argument("--cell-timeout", type=float, default=defaults.cell_timeout,
                    help=f"seconds per cell ({defaults.cell_timeout:g})")
@@ -79,120 +75,20 @@ def parse_args(argv=None, defaults: Limits | None = None):
 def main(argv=None) -> int:
     defaults = Limits.from_config(REPO.nbgrader_config)
     args = parse_args(argv, defaults)
-    # nbgrader's Gradebook runs ``alembic`` by name when it creates a database
-    os.environ["PATH"] = nbgrader_course.environment()["PATH"]
-    out = args.out.resolve()
-    source = args.source.resolve()
-    if not args.submissions.exists():
-        print(f"error: {args.submissions} does not exist", file=sys.stderr)
-        return 2
-    try:
-        roster = collect.read_roster(args.roster) if args.roster else None
-    except (OSError, collect.CollectError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    names = args.assignment or assignments_in(source)
-    unknown = [a for a in names if not (source / a).is_dir()]
-    if unknown or not names:
-        print(f"error: no such assignment in {source}: {', '.join(unknown) or '(none found)'}", file=sys.stderr)
-        return 2
-    enabled = not args.no_sandbox
-    if enabled and (problem := sandbox.bwrap_problem()):
-        print(f"error: cannot sandbox the kernels: {problem}\n"
-              "(install it, or pass --no-sandbox to grade trusted notebooks without isolation)", file=sys.stderr)
-        return 2
-    readable = sandbox.readable_paths()
-    for what, path in (("--out", out), ("submissions", args.submissions.resolve()),
-                       ("the reference's cache", reference.CACHE.resolve())):
-        if any(path == r or r in path.parents for r in readable):
-            print(f"error: {what} ({path}) lies inside a folder the kernels can read ({readable}); "
-                  "put it elsewhere", file=sys.stderr)
-            return 2
     limits = replace(defaults, cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
                      memory=args.memory, processes=args.processes)
-    out.mkdir(parents=True, exist_ok=True)
-    scratch = out / ".work"
-    _remove_what_killed_runs_left(scratch)
-    os.environ["TORCHCOURSE_GRADER_PID"] = str(os.getpid())
-    scratch = scratch / f"run-{os.getpid()}"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
-    os.chmod(scratch, 0o755)
-    db_url = args.db or f"sqlite:///{out / 'gradebook.db'}"
-    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     try:
-        return _grade(args, names, source, out, scratch, db_url, limits, enabled, log, roster)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _remove_what_killed_runs_left(scratch: Path) -> None:
-    """Scratch folders (``run-<pid>``) and kernels' folders (``tcg-<pid>-*``) of graders that died."""
-    for old in scratch.glob("run-*"):
-        if not sandbox.pid_alive(old.name[4:]):
-            shutil.rmtree(old, ignore_errors=True)
-    for old in Path(tempfile.gettempdir()).glob("tcg-*-*"):
-        pid = old.name.split("-")[1]
-        if pid.isdigit() and old.is_dir() and not old.is_symlink() and not sandbox.pid_alive(pid):
-            shutil.rmtree(old, ignore_errors=True)
-
-
-def _grade(args, names, source, out, scratch, db_url, limits, enabled, log, roster=None) -> int:
-    log(f"preparing {', '.join(names)} ...")
-    specs = {a: assignments.prepare(a, source, out / ".cache", limits) for a in names}
-    try:
-        found = collect.find(args.submissions, specs, scratch / "staging", explicit=bool(args.assignment),
-                             roster=roster)
-    except collect.CollectError as error:  # two submissions, one student id: touch no gradebook
+        done = grade(args.submissions, args.assignment, out=args.out, db=args.db, jobs=args.jobs,
+                     scheduler=args.scheduler, source=args.source, limits=limits, force=args.force,
+                     sandboxed=not args.no_sandbox, roster=args.roster, progress=not args.quiet, log=say)
+    except GradingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    try:  # what each hidden test must record: the solutions' own values (made once per version)
-        for a in dict.fromkeys(t.assignment for t in found.tasks):
-            reference.attach(specs[a], source, limits, enabled, log)
-    except reference.ReferenceFailed as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    # nbgrader's own tables learn an assignment (cells, checksums) once per version of its source
-    fingerprints = {a: assignments.fingerprint(source / a, limits) for a in names}
-    book = Book(db_url)
-    stale = [a for a in names if book.registered(a) != fingerprints[a]]
-    book.close()  # nbgrader writes to the gradebook through a session of its own meanwhile
-    for a in stale:
-        _register(a, source, scratch, db_url)
-    book = Book(db_url)
-    for a in stale:
-        book.set_registered(a, fingerprints[a])
-    for problem in found.problems:
-        log(f"warning: {problem}")
-    done = {a: book.graded(a, specs[a].fingerprint) for a in names}
-    todo = [t for t in found.tasks if args.force or done[t.assignment].get(t.student) != t.content_hash]
-    log(f"{len(found.tasks)} submissions found ({found.layout}); {len(found.tasks) - len(todo)} unchanged "
-        f"since they were graded; grading {len(todo)} with {min(args.jobs, max(len(todo), 1))} workers"
-        + ("" if enabled else " WITHOUT a sandbox"))
-    batch = Batch(book, specs, out, quiet=args.quiet, lease=limits.notebook_timeout * 1.5 + 300)
-    if todo:
-        batch.run(todo, Pool(min(args.jobs, len(todo)), specs, scratch, limits, enabled))  # before any thread
-    rows = book.results(names)
-    report.grades_csv(rows, out / "grades.csv")
-    book.close()
-    print(report.summary(rows))
-    print(f"\n{len(found.tasks)} submissions found: {len(found.tasks) - len(todo)} unchanged since they "
-          f"were graded, {batch.graded_here} graded now"
-          + (f", {batch.by_other} by another grader" if batch.by_other else ""))
-    print(f"\ngrades: {out / 'grades.csv'}\nfeedback: {out / 'feedback'}/<student>/<assignment>.html")
-    if args.timings and batch.stages:
-        print("\n" + report.stage_table(batch.stages))
+    print(done.summary())
+    print(f"\n{done.found} submissions found: {done.unchanged} unchanged since they were graded, "
+          f"{done.graded_now} graded now")
+    print(f"\ngrades: {done.out / 'grades.csv'}\nfeedback: {done.out / 'feedback'}/<student>/<assignment>.html")
+    if args.timings and done.stages:
+        print("\n" + done.timings())
     return 0
-
-
-def _register(name, source, scratch, db_url):
-    """Two graders registering into one PostgreSQL gradebook at once: one of them conflicts, and tries again."""
-    def say(state):
-        print(f"registering {name} in the gradebook failed, trying again: {str(state.outcome.exception())[-300:]}",
-              file=sys.stderr, flush=True)
-
-    attempts = iter(range(4))
-    retrying = tenacity.Retrying(retry=tenacity.retry_if_exception_type(nbgrader_course.NbgraderFailed),
-                                 stop=tenacity.stop_after_attempt(4), wait=tenacity.wait_incrementing(1, 1),
-                                 before_sleep=say, reraise=True)
-    return retrying(lambda: assignments.register(name, source, scratch / f"reg{next(attempts)}", db_url))

@@ -1,32 +1,28 @@
 """The instructors' gradebook: nbgrader's own database (SQLite by default, PostgreSQL by URL).
 
 Scores go into nbgrader's tables (students, submissions, one grade per test cell), so nbgrader's
-formgrader and feedback tools read them as usual. Two tables of the grader's own sit beside them:
+formgrader and feedback tools read them as usual. Tables of the grader's own sit beside them:
 
 * ``grader_results``: per (assignment, student) the content hash of what was graded, the
   assignment's fingerprint, status, flags and notes. A submission's grades and this row are
   written in ONE transaction, so a run killed at any moment leaves each submission either fully
   recorded or not at all, and the next run regrades exactly what is missing or changed.
-* ``grader_claims``: which grader process is working on which submission, so that several graders
-  (on PostgreSQL) share a batch without doing the same work twice; a claim whose owner died or
-  whose lease ran out is taken over.
+
+Only the grading driver writes here (``orchestrate``): a batch is spread over machines by Dask,
+not by several graders sharing a gradebook. Two graders on one gradebook still leave it
+consistent (each submission's row and grades in one transaction, the last one wins).
 """
 from __future__ import annotations
 
 import json
-import os
-import socket
-import time
 from datetime import datetime, timezone
 
 import tenacity
-from sqlalchemy import (Column, Float, MetaData, String, Table, Text, and_, delete, insert, select,
-                        update)
+from sqlalchemy import Column, Float, MetaData, String, Table, Text, and_, delete, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..nbgrader_course import speed_up_nbgrader
 from .model import Result
-from .sandbox import pid_alive
 
 META = MetaData()
 RESULTS = Table(
@@ -45,24 +41,11 @@ RESULTS = Table(
     Column("seconds", Float, nullable=False),
     Column("graded_at", String(40), nullable=False),
 )
-CLAIMS = Table(
-    "grader_claims", META,
-    Column("assignment", String(128), primary_key=True),
-    Column("student", String(128), primary_key=True),
-    Column("content_hash", String(64), primary_key=True),
-    Column("owner", String(200), nullable=False),
-    Column("claimed_at", Float, nullable=False),
-)
-
 ASSIGNMENTS = Table(
     "grader_assignments", META,
     Column("assignment", String(128), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
 )
-
-
-def owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Book:
@@ -76,7 +59,6 @@ class Book:
         self.gb = _retry(lambda: Gradebook(url))
         self.engine = self.gb.db.get_bind()
         _retry(lambda: META.create_all(self.engine))
-        self.owner = owner_id()
 
     def close(self) -> None:
         self.gb.close()
@@ -117,46 +99,6 @@ class Book:
             r["tampered"] = r["tampered"] == "y"
         return rows
 
-    # -------------------------------------------------------------- claims
-
-    def claim(self, assignment: str, student: str, content_hash: str, fingerprint: str,
-              lease: float) -> str:
-        """Whether this process may grade the submission now: "mine" (claimed), "busy" (another
-        live grader holds it) or "done" (recorded meanwhile, by another grader)."""
-        def attempt():
-            now = time.time()
-            key = and_(CLAIMS.c.assignment == assignment, CLAIMS.c.student == student,
-                       CLAIMS.c.content_hash == content_hash)
-            with self.engine.begin() as c:
-                # claims first, then results: a grader deletes its claim in the transaction that
-                # records the result, so one of the two reads sees the other grader's work
-                row = c.execute(select(CLAIMS).where(key)).first()
-                if row is not None and row.owner != self.owner and not _owner_gone(row.owner) \
-                        and now - row.claimed_at <= lease:
-                    return "busy"
-                done = c.execute(select(RESULTS.c.student).where(and_(
-                    RESULTS.c.assignment == assignment, RESULTS.c.student == student,
-                    RESULTS.c.content_hash == content_hash, RESULTS.c.fingerprint == fingerprint))).first()
-                if done is not None:
-                    return "done"
-                if row is None:
-                    c.execute(insert(CLAIMS).values(assignment=assignment, student=student,
-                                                    content_hash=content_hash, owner=self.owner,
-                                                    claimed_at=now))
-                    return "mine"
-                taken = c.execute(update(CLAIMS).where(and_(
-                    key, CLAIMS.c.owner == row.owner, CLAIMS.c.claimed_at == row.claimed_at)).values(
-                    owner=self.owner, claimed_at=now))
-                return "mine" if taken.rowcount == 1 else "busy"
-        try:
-            return _retry(attempt)
-        except IntegrityError:
-            return "busy"
-
-    def release_claims(self) -> None:
-        with self.engine.begin() as c:
-            c.execute(delete(CLAIMS).where(CLAIMS.c.owner == self.owner))
-
     # -------------------------------------------------------------- saving
 
     def save(self, result: Result, fingerprint: str) -> None:
@@ -195,8 +137,6 @@ class Book:
             db.execute(delete(RESULTS).where(and_(RESULTS.c.assignment == result.assignment,
                                                   RESULTS.c.student == result.student)))
             db.execute(insert(RESULTS).values(**row))
-            db.execute(delete(CLAIMS).where(and_(CLAIMS.c.assignment == result.assignment,
-                                                 CLAIMS.c.student == result.student)))
             db.commit()
         except Exception:
             db.rollback()
@@ -221,11 +161,6 @@ def _new_submission(db, assignment, student):
     # along backrefs, so children attached after the add would silently be left out
     db.add(submission)
     return submission
-
-
-def _owner_gone(owner: str) -> bool:
-    host, _, pid = owner.rpartition(":")
-    return host == socket.gethostname() and pid.isdigit() and not pid_alive(pid)
 
 
 def _retry(fn, attempts: int = 6):

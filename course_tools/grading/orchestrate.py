@@ -1,90 +1,173 @@
-"""Hand a batch of tasks to the worker pool and record each result as it arrives.
+"""The driver's side of a batch on Dask distributed: start or join a cluster, hand it the tasks,
+and record each result as it arrives.
 
-Several graders may share one gradebook (PostgreSQL): a task is graded only after this grader
-claims it; one another grader holds waits, and is claimed again later (done by then, or its
-grader died).
+Without a scheduler address the grader starts a ``LocalCluster`` of its own: ``jobs`` worker
+processes, one thread each (one submission at a time per process), bound to the loopback, whose
+processes die with the grader (Dask's nanny ends a worker whose parent is gone; bubblewrap's
+``--die-with-parent`` ends its kernel). With an address (``tcp://host:8786``) the work goes to that
+cluster's workers, which run this checkout and its environment (docs/SCALE.md).
+
+Dask's scheduler does the rest: a task whose worker dies is run again elsewhere and counted once;
+one that kills ``allowed_failures + 1`` workers is given up (``KilledWorker``) and recorded as failed,
+and the batch goes on. Only the driver writes: the gradebook (one transaction per submission), the
+feedback pages and the executed notebooks. A killed driver leaves whole submissions only, and the
+next run grades the rest.
 """
 from __future__ import annotations
 
+import logging
 import sys
-import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
+
+import dask
+from distributed import Client, LocalCluster, as_completed
+from distributed.scheduler import KilledWorker
 
 from ..files import write_atomic
-from . import report
+from . import executor, report
 from .gradebook import Book
+from .limits import Limits
 from .model import AssignmentSpec, CellScore, Result, Stage, Stages, Task
-from .pool import Pool
 
-RECHECK_S = 2   # how often tasks another grader holds are claimed again
+ALLOWED_FAILURES = 2   # a submission is tried on at most 3 workers that die under it (local cluster)
+
+
+@contextmanager
+def cluster(jobs: int, scheduler: str | None = None) -> Iterator[Client]:
+    """A Dask client: of a new local cluster of ``jobs`` processes, or of the one at ``scheduler``."""
+    if scheduler:
+        with Client(scheduler, timeout="30s") as client:
+            client.register_plugin(executor.GraderPlugin())
+            yield client
+        return
+    # the scheduler and the nannies run in this process: the settings apply to them
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                          "distributed.worker.multiprocessing-method": "forkserver"}):
+        _preload_forkserver()
+        with LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          memory_limit=0, dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as local, \
+                Client(local) as client:
+            client.register_plugin(executor.GraderPlugin())
+            yield client
+
+
+def _preload_forkserver() -> None:
+    """Local workers are forked from a server process that imported the grader once: ready at once
+    (spawned, each would import it again: seconds per worker on a busy machine). Each still imports
+    the caller's main module, as multiprocessing does: a script that calls ``api.grade`` does it
+    under ``if __name__ == "__main__":``."""
+    from distributed.utils import get_mp_context
+
+    get_mp_context().set_forkserver_preload(["distributed", "course_tools.grading.executor",
+                                             "course_tools.grading.submission"])
+
+
+def dashboard(client: Client, local: bool) -> str | None:
+    """The Dask dashboard's address, when there is one: the scheduler always serves HTTP, the
+    dashboard's pages only with bokeh (a local cluster's: bokeh here)."""
+    if local:
+        try:
+            import bokeh  # noqa: F401
+        except ImportError:
+            return None
+    try:
+        return client.dashboard_link
+    except Exception:
+        return None
+
+
+def reference_runs(client: Client, specs: list[AssignmentSpec], limits: Limits, sandboxed: bool):
+    """``reference.attach``'s runs: the two runs of each assignment's solutions, all at once on the cluster."""
+    checkout = executor.checkout_id()
+    futures = []
+    for spec in specs:
+        parts = executor.bundle(spec)   # by value in both tasks: no worker holds what the other needs
+        futures.append([client.submit(executor.reference_run, parts, limits, sandboxed, seed, checkout,
+                                      key=f"reference-{spec.name}-{spec.fingerprint}-{seed}")
+                        for seed in (0, 1)])
+    return [tuple(f.result() for f in pair) for pair in futures]
 
 
 class Batch:
-    """One run's scheduling and bookkeeping: ``Batch(book, specs, out).run(todo, pool)``."""
+    """One run's bookkeeping: ``Batch(book, specs, out).run(client, todo, limits, sandboxed)``."""
 
-    def __init__(self, book: Book, specs: dict[str, AssignmentSpec], out: Path, quiet: bool, lease: float):
-        self.book, self.specs, self.out, self.lease = book, specs, out, lease
-        self.quiet = quiet
-        self.graded_here = self.by_other = 0
+    def __init__(self, book: Book, specs: dict[str, AssignmentSpec], out: Path, quiet: bool,
+                 on_result: Callable[[Result], None] = lambda result: None):
+        self.book, self.specs, self.out, self.quiet = book, specs, out, quiet
+        self.on_result = on_result
+        self.graded_here = 0
         self.stages: dict[str, list[dict]] = {}   # assignment -> each graded submission's Stages
-        self.pending: list[Task] = []
-        self.waiting: list[Task] = []   # another grader holds their claims
         self.bar = None
 
-    def run(self, todo: list[Task], pool: Pool) -> None:
-        self.pending = list(todo)
+    def run(self, client: Client, todo: list[Task], limits: Limits, sandboxed: bool) -> None:
         if not self.quiet:
             from tqdm import tqdm
             self.bar = tqdm(total=len(todo), unit="sub", file=sys.stderr, dynamic_ncols=True)
-        recheck = time.monotonic() + RECHECK_S
+        checkout = executor.checkout_id()
+        # each assignment travels once to each worker that needs it; a task held by the scheduler,
+        # so that it is made again if every worker that held it dies
+        parts = {a: client.submit(_identity, executor.bundle(self.specs[a]), key=f"assignment-{a}-{s.fingerprint}")
+                 for a, s in self.specs.items() if any(t.assignment == a for t in todo)}
+        pending = list(reversed(todo))
+        running: dict = {}
+        done = as_completed()
+
+        def fill() -> None:
+            # read and send a few submissions ahead of the workers, not the whole class at once
+            room = 2 * sum(client.nthreads().values()) + 4 - len(running)
+            while pending and room > 0:
+                task = pending.pop()
+                future = client.submit(executor.grade, executor.pack(task), parts[task.assignment], limits,
+                                       sandboxed, checkout, key=f"grade-{task.assignment}-{task.student}-"
+                                       f"{task.content_hash}", pure=False)
+                running[future] = task
+                done.add(future)
+                room -= 1
+
         try:
-            while self.pending or pool.busy or self.waiting:
-                if not self.pending and self.waiting and time.monotonic() > recheck:
-                    self.pending, self.waiting = self.waiting, []
-                    recheck = time.monotonic() + RECHECK_S
-                self._dispatch(pool)
-                self._show_busy(pool)
-                for result in pool.collect():
-                    self._record(result)
+            fill()
+            for future in done:
+                task = running.pop(future)
+                self._record(_outcome(future, task))
+                fill()
         finally:
-            pool.close()
-            self.book.release_claims()
+            for future in running:
+                future.cancel()
             if self.bar is not None:
                 self.bar.close()
-
-    def _dispatch(self, pool: Pool) -> None:
-        """Give each idle worker the next task this grader can claim."""
-        for slot in pool.idle():
-            while self.pending:
-                task = self.pending.pop(0)
-                state = self.book.claim(task.assignment, task.student, task.content_hash,
-                                        self.specs[task.assignment].fingerprint, self.lease)
-                if state == "mine":
-                    pool.submit(slot, task)
-                    break
-                if state == "busy":
-                    self.waiting.append(task)
-                else:  # "done": another grader recorded it meanwhile
-                    self.by_other += 1
-                    self._advance()
-
-    def _show_busy(self, pool: Pool) -> None:
-        if self.bar is not None:
-            held = f" ({len(self.waiting)} with another grader)" if self.waiting else ""
-            self.bar.set_postfix_str(", ".join(t.student for t, _ in pool.busy.values())[:40] + held)
-
-    def _advance(self) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
 
     def _record(self, result: Result) -> None:
         save(result, self.specs[result.assignment], self.out, self.book)
         self.stages.setdefault(result.assignment, []).append(result.stages)
         self.graded_here += 1
-        self._advance()
-        if self.bar is not None and result.flags:
-            self.bar.write(f"  {result.student}/{result.assignment}: {result.score:g}/{result.max_score:g}"
-                           f" flagged: {'; '.join(result.flags)[:200]}")
+        self.on_result(result)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(f"{result.student}"[:40])
+            if result.flags:
+                self.bar.write(f"  {result.student}/{result.assignment}: {result.score:g}/{result.max_score:g}"
+                               f" flagged: {'; '.join(result.flags)[:200]}")
+
+
+def _identity(value):
+    return value
+
+
+def _outcome(future, task: Task) -> Result:
+    """The task's result; a worker that died under it too often, or a failure outside the
+    submission's own grading, fails that submission only. A worker of another checkout stops the run."""
+    try:
+        return Result.from_json(future.result())
+    except KilledWorker as error:
+        return executor.failed(task, f"the grader's worker process died while grading this submission, "
+                                     f"{error.allowed_failures + 1} times")
+    except executor.WrongCheckout:
+        raise
+    except Exception as error:
+        return executor.failed(task, f"the grader could not grade this submission ({type(error).__name__}: "
+                                     f"{str(error)[:300]})")
 
 
 def save(result: Result, spec: AssignmentSpec, out: Path, book: Book) -> None:

@@ -5,25 +5,23 @@ The reference is made by the same grader, in the same sandbox, from the source n
 clean kernel, twice, with the random generators started from another seed before each hidden run
 the second time: a value that differs between the two (an unseeded draw, which in a student's run
 would depend on what the student's cells drew before) could not judge anybody, so it is an error
-for the author, as is a source whose own tests
-fail or a graded cell whose hidden tests record nothing. It is made in a process of its own (the
-grader forks its workers later, and a forked process must not inherit a running kernel client),
-and kept in ``build/reference/`` under a key of everything it depends on: the assignment's source
-and limits (its fingerprint), the notebooks' package, the grader, torch and Python. Kernels cannot
-read that folder (only the Python installation, the course's package and its data are mounted).
-
-    python -m course_tools.grading.reference NAME SOURCE CACHE OUT LIMITS_JSON [--no-sandbox]
+for the author, as is a source whose own tests fail or a graded cell whose hidden tests record
+nothing. The two runs are tasks of the grading cluster like any submission (``executor``), made
+once per assignment version however many workers there are, and kept in ``build/reference/``
+under a key of everything it depends on: the assignment's source and limits (its fingerprint),
+the notebooks' package, the grader, torch and Python. Kernels cannot read that folder (only the
+Python installation, the course's package and its data are mounted).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
-from dataclasses import asdict
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Callable
 
 from filelock import FileLock
 
@@ -38,24 +36,33 @@ from .sandbox import SandboxConfig
 # refuses a place the kernels can read, like --out
 CACHE = Path(os.environ.get("TORCHCOURSE_REFERENCE_CACHE") or REPO.root / "build" / "reference")
 
+Records = dict[str, dict[str, list[dict]]]   # notebook stem -> grade_id -> records
+
 
 class ReferenceFailed(RuntimeError):
     """The source notebook cannot serve as the reference; the message says what to fix."""
 
 
-def attach(spec: AssignmentSpec, source: Path, limits: Limits, enabled: bool, log=lambda *a: None,
-           cache: Path = CACHE) -> None:
-    """Give each of ``spec``'s notebooks its reference records, made now unless kept from before."""
-    path = Path(cache) / f"{spec.name}-{key(spec, limits, enabled)}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+def attach(specs: list[AssignmentSpec], limits: Limits, enabled: bool,
+           runs: Callable[[list[AssignmentSpec]], list[tuple[Records, Records]]],
+           log=lambda *a: None, cache: Path = CACHE) -> None:
+    """Give each spec's notebooks their reference records, made now unless kept from before.
+    ``runs(specs)`` runs each spec's solutions with seeds 0 and 1 (at once, on the cluster)."""
+    paths = {spec.name: Path(cache) / f"{spec.name}-{key(spec, limits, enabled)}.json" for spec in specs}
+    Path(cache).mkdir(parents=True, exist_ok=True)
     # graders started at once (several instructors, parallel tests) make each reference only once
-    with FileLock(str(path) + ".lock"):
-        if not path.is_file():
-            log(f"running the solutions of {spec.name} (twice) for the reference values ...")
-            _make_in_subprocess(spec, source, limits, enabled, path)
-    made = json.loads(path.read_text())
-    for nb in spec.notebooks:
-        nb.reference_records = made[nb.name]
+    with ExitStack() as locks:
+        for name in sorted(paths):
+            locks.enter_context(FileLock(str(paths[name]) + ".lock"))
+        missing = [spec for spec in specs if not paths[spec.name].is_file()]
+        if missing:
+            log(f"running the solutions of {', '.join(s.name for s in missing)} (twice) for the reference values ...")
+            for spec, (first, second) in zip(missing, runs(missing)):
+                files.write_atomic(paths[spec.name], json.dumps(check(spec, first, second)))
+    for spec in specs:
+        made = json.loads(paths[spec.name].read_text())
+        for nb in spec.notebooks:
+            nb.reference_records = made[nb.name]
 
 
 def key(spec: AssignmentSpec, limits: Limits, enabled: bool) -> str:
@@ -69,18 +76,8 @@ def key(spec: AssignmentSpec, limits: Limits, enabled: bool) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def _make_in_subprocess(spec: AssignmentSpec, source: Path, limits: Limits, enabled: bool, out: Path) -> None:
-    command = [sys.executable, "-m", "course_tools.grading.reference", spec.name, str(source),
-               str(Path(spec.reference_db).parent.parent), str(out), json.dumps(asdict(limits))]
-    done = subprocess.run(command + ([] if enabled else ["--no-sandbox"]), capture_output=True, text=True)
-    if done.returncode != 0:
-        raise ReferenceFailed(done.stderr.strip().splitlines()[-1] if done.stderr.strip()
-                              else f"the reference run of {spec.name} failed (exit {done.returncode})")
-
-
-def make(spec: AssignmentSpec, limits: Limits, enabled: bool) -> dict[str, dict[str, list[dict]]]:
-    """Notebook stem -> grade_id -> records, from two runs of the solutions that must agree."""
-    first, second = _run(spec, limits, enabled, seed=0), _run(spec, limits, enabled, seed=1)
+def check(spec: AssignmentSpec, first: Records, second: Records) -> Records:
+    """The records of two runs of the solutions (seeds 0 and 1), which must agree."""
     for stem, cells in first.items():
         for gid, recorded in cells.items():
             if not recorded:
@@ -97,7 +94,8 @@ def make(spec: AssignmentSpec, limits: Limits, enabled: bool) -> dict[str, dict[
     return first
 
 
-def _run(spec: AssignmentSpec, limits: Limits, enabled: bool, seed: int) -> dict[str, dict[str, list[dict]]]:
+def run(spec: AssignmentSpec, limits: Limits, enabled: bool, seed: int) -> Records:
+    """One run of the solutions, with the hidden runs seeded by ``seed``: what each cell recorded."""
     from .submission import grade_task
 
     folder = Path(spec.source_dir)
@@ -118,23 +116,3 @@ def _run(spec: AssignmentSpec, limits: Limits, enabled: bool, seed: int) -> dict
                               "no hidden tests, so no grade could be decided outside the student's kernel: "
                               "add a hidden block that records the results (docs/AUTHORING.md)")
     return result.records
-
-
-def main(argv: list[str]) -> int:
-    from . import assignments
-
-    name, source, cache, out, limits_json = argv[:5]
-    enabled = "--no-sandbox" not in argv[5:]
-    limits = Limits(**json.loads(limits_json))
-    spec = assignments.prepare(name, Path(source), Path(cache), limits)
-    try:
-        made = make(spec, limits, enabled)
-    except ReferenceFailed as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    files.write_atomic(Path(out), json.dumps(made))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

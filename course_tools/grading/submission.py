@@ -138,9 +138,9 @@ def _code_cells(nb, nb_spec) -> list[code_rules.Cell]:
 def _run_in_sandbox(task, spec, nb_spec, nb, limits: Limits, config: SandboxConfig, seed: int) -> NotebookGrader:
     """Run the notebook with a folder of the grader's own (no kernel can write to it), staged
     afresh for every kernel life."""
-    # named after the grader's pid, so that the next run can remove what a killed one left
+    # named after this grading process, so that whoever starts next can remove what a killed one left
     # resolved: the kernel's sockets are reached component by component without following links
-    workdir = Path(tempfile.mkdtemp(prefix=f"tcg-{os.environ.get('TORCHCOURSE_GRADER_PID', os.getpid())}-")).resolve()
+    workdir = Path(tempfile.mkdtemp(prefix=f"tcg-{os.getpid()}-")).resolve()
 
     def stage(folder: Path, visible) -> None:
         _stage(task, spec, folder)
