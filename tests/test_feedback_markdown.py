@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from course_tools.grading import report
 from course_tools.grading.model import Result
@@ -31,7 +31,11 @@ $\text{<script>window.pwned = 4</script>}$ $\href{javascript:window.pwned=5}{x}$
 
 
 def page(markdown: str = STUDENT_MARKDOWN) -> str:
-    nb = new_notebook(cells=[new_markdown_cell(markdown), new_code_cell("x = 1")])
+    return feedback_page(new_markdown_cell(markdown), new_code_cell("x = 1"))
+
+
+def feedback_page(*cells) -> str:
+    nb = new_notebook(cells=list(cells))
     result = Result(student="ada", assignment="01_tensors", content_hash="x", status="graded", score=1, max_score=1,
                     cells=[], flags=[], notes=[], tampered=False, notebooks={}, seconds=0.0,
                     feedback={"01_tensors": nbformat.writes(nb)})
@@ -88,3 +92,15 @@ def test_the_page_in_a_browser_runs_nothing_of_the_students(tmp_path):
         assert tab.locator("h1", has_text="My answer").count() == 1
         assert tab.locator("math").count() == 4
         assert tab.evaluate("window.pwned") is None
+
+
+def test_outputs_of_every_kind_are_shown_escaped():
+    """Streams, errors, text results and figures each reach the page, every text escaped."""
+    cell = new_code_cell("print('x')", outputs=[
+        new_output("stream", name="stdout", text="<b>printed</b>"),
+        new_output("error", ename="ValueError", evalue="<bad>", traceback=["\x1b[31mTraceback <here>"]),
+        new_output("execute_result", data={"text/plain": "tensor([1, 2])"}, execution_count=1),
+        new_output("display_data", data={"image/png": "iVBORw0KGgo="})])
+    html = feedback_page(cell)
+    assert "&lt;b&gt;printed&lt;/b&gt;" in html and "Traceback &lt;here&gt;" in html and "\x1b" not in html
+    assert "tensor([1, 2])" in html and 'src="data:image/png;base64,iVBORw0KGgo="' in html
