@@ -58,6 +58,10 @@ BREAKS_A_RULE = {
                                       "builtin_with_the_mode_popped", "module_level_alias"},
                       "cross_entropy": {"builtin_cross_entropy", "builtin_found_by_a_computed_name"},
                       "cross_entropy_grad": {"uses_autograd", "torch_func_grad", "execution_engine"}},
+    "08_cnn": {"conv2d": {"builtin_conv2d", "builtin_module_with_copied_weights"},
+               "max_pool2d": {"builtin_max_pool2d", "builtin_module"},
+               "batch_norm": {"builtin_batch_norm"},
+               "fit_cnn": {"permutation_made_on_the_cpu"}},
     "07_training": {"InvertedDropout": {"uses_F_dropout", "native_dropout"},
                     "fit_early_stopping": {"permutation_made_on_the_cpu"}},
 }

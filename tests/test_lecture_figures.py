@@ -122,3 +122,48 @@ def test_lecture_07_momentum_figures(momentum_runs):
                    "0.426 at epoch 100, where the momentum run had its best, 0.397, at epoch 17",
                    "passes a training loss of 0.05 at epoch 151", "0.375 at epoch 186"):
         assert stated in text, stated
+
+
+# --- lecture 08: the figures that need no training ------------------------------------------------
+
+LECTURE_08 = "notebooks/08_cnn.ipynb"
+
+
+def test_lecture_08_a_linear_layer_sized_for_the_wrong_pictures_fails_with_the_stated_message():
+    printed = run_cells(LECTURE_08, "setup", "size_error")
+    stated = "mat1 and mat2 shapes cannot be multiplied (5x72 and 128x10)"
+    assert f"RuntimeError: {stated}" in printed and "72 features per image" in printed
+    assert f"`{stated}`" in text_of(LECTURE_08)
+
+
+def test_lecture_08_batch_norm_in_training_and_eval_mode_on_one_batch():
+    printed = run_cells(LECTURE_08, "setup", "bn_modes")
+    assert "the batch itself:          mean 0.309  std 0.377" in printed
+    assert "train mode (its own stats): mean -0.000  std 1.000" in printed
+    assert "mean 0.291  std 0.394   running mean 0.031, running var 0.914" in printed
+    text = text_of(LECTURE_08)
+    for stated in ("the batch has mean 0.309 and standard deviation 0.377", "(mean 0.291, standard deviation 0.394)",
+                   "the running mean is only 0.031 and the running variance 0.914"):
+        assert stated in text, stated
+
+
+def test_lecture_08_a_roll_puts_back_the_ink_a_zero_filled_shift_drops():
+    printed = run_cells(LECTURE_08, "setup", "shift_kinds")
+    assert "ink that wrapped round to the left: 6.12 | ink lost by the zero-filled shift: 6.12" in printed
+    assert "puts 6.12 units of ink" in text_of(LECTURE_08)
+
+
+def test_lecture_08_a_one_by_one_convolution_is_a_linear_layer_per_pixel():
+    assert "largest difference: 0.0" in run_cells(LECTURE_08, "setup", "one_by_one")
+
+
+def test_lecture_08_parameter_counts_of_the_cnn_and_the_mlps():
+    namespace = {"torch": torch, "nn": torch.nn, "F": F, "y_test": None}   # the models and helpers, no training
+    exec(compile(cell(LECTURE_08, "models").split("torch.manual_seed(0)\ncnn = ")[0], "models", "exec"), namespace)
+    count = namespace["parameters"]
+    assert [count(namespace["small_cnn"]()), count(namespace["mlp"](128)), count(namespace["mlp"](32)),
+            count(namespace["softmax_regression"]())] == [1946, 9610, 2410, 650]
+    text = text_of(LECTURE_08)
+    for stated in ("with 1,946 parameters", "reaches the same 0.982 with 9,610", "(32 hidden units) stops at 0.969",
+                   "Softmax regression (650 parameters)"):
+        assert stated in text, stated

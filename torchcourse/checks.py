@@ -438,6 +438,26 @@ class TorchCalls(TorchFunctionMode):
         return sorted(n for n in self.names if any(f in n for f in fragments))
 
 
+class Refused(TorchFunctionMode):
+    """Inside ``with Refused("conv", "convolution", what="a built-in convolution"):``, a torch
+    function, tensor method or module whose function's name contains one of ``fragments`` raises
+    CheckFailed instead of running, however the code reached it (``F.conv2d``, ``torch.conv2d``,
+    ``nn.Conv2d``, an alias): what "by hand, the built-in refused" tests do. The grader decides the
+    same rule by reading the code (course_tools/grading/code_rules.py); this says it while you work.
+    """
+
+    def __init__(self, *fragments: str, what: str, exercise: str):
+        super().__init__()
+        self.fragments, self.what, self.exercise = fragments, what, exercise
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", str(func))
+        if any(f in name for f in self.fragments):
+            raise CheckFailed(f"{self.exercise} called {name}, {self.what}: this exercise is written by hand, "
+                              "and its tests make the built-in raise. Use it only to check your work.")
+        return func(*args, **(kwargs or {}))
+
+
 def run_on_meta(fn, *args, name: str = "the result", hint: str | None = None, **kwargs):
     """``on_other_device`` with every tensor argument moved to the meta device for you, and a result
     that must stay there: a result on the CPU means ``fn`` made it on the CPU instead of on its

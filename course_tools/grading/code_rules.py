@@ -77,6 +77,11 @@ AUTOGRAD = Builtins("autograd",
                     names=("grad", "grad =", "requires_grad_", "requires_grad ="),
                     modules=("torch.autograd", "torch.func", "functorch"), allowed=("torch.func.vmap",))
 
+# 08_cnn's by-hand layers; none of them is a Tensor method, so methods are left out (self.conv1 is no built-in)
+CONVOLUTION = Builtins("a built-in convolution", words=("conv", "correlate"), methods=False)
+MAX_POOLING = Builtins("a built-in max pooling", words=("maxpool",), methods=False)
+BATCH_NORM = Builtins("a built-in batch normalisation", words=("batchnorm",), methods=False)
+
 RULES: dict[str, dict[str, Rule]] = {
     "02_autograd": {
         "mse_and_grad": Rule(autograd="required", result_index=1, text="its gradient comes from autograd"),
@@ -104,6 +109,13 @@ RULES: dict[str, dict[str, Rule]] = {
                               text="built from log-softmax and the negative log-likelihood, "
                                    "without F.cross_entropy or nn.CrossEntropyLoss"),
         "cross_entropy_grad": Rule(forbid=(AUTOGRAD,), autograd="forbidden", text="by hand, without autograd"),
+    },
+    "08_cnn": {
+        "conv2d": Rule(forbid=(CONVOLUTION,), text="written by hand, without F.conv2d, nn.Conv2d or another convolution"),
+        "max_pool2d": Rule(forbid=(MAX_POOLING,), text="written by hand, without F.max_pool2d or nn.MaxPool2d"),
+        "batch_norm": Rule(forbid=(BATCH_NORM,), text="written by hand, without F.batch_norm or nn.BatchNorm"),
+        "random_shift": Rule(draws_on_device=True, text="its offsets drawn on the images' device"),
+        "fit_cnn": Rule(draws_on_device=True, text="trained on shuffled mini-batches drawn on the data's device"),
     },
     "07_training": {
         "InvertedDropout": Rule(forbid=(DROPOUT,), text="written by hand, without F.dropout or nn.Dropout"),
