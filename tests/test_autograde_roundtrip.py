@@ -82,7 +82,8 @@ def submissions(assignment):
 CALLEES = {"02_autograd": ("sgd_step_", "fit_line_sgd", "not_zeroing"),
            "04_logistic_bce": ("bce_loss", "train_classifier", "sum_instead_of_mean"),
            "05_mnist_gpu": ("batches", "train_epoch", "dropped_tail"),
-           "07_training": ("EarlyStopping", "fit_early_stopping", "patience_off_by_one")}
+           "07_training": ("EarlyStopping", "fit_early_stopping", "patience_off_by_one"),
+           "09_rnn": ("rnn_cell", "rnn_forward", "sigmoid_instead_of_tanh")}
 
 
 _graded = {}
