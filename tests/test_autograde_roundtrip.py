@@ -83,7 +83,8 @@ CALLEES = {"02_autograd": ("sgd_step_", "fit_line_sgd", "not_zeroing"),
            "04_logistic_bce": ("bce_loss", "train_classifier", "sum_instead_of_mean"),
            "05_mnist_gpu": ("batches", "train_epoch", "dropped_tail"),
            "07_training": ("EarlyStopping", "fit_early_stopping", "patience_off_by_one"),
-           "08_cnn": ("random_shift", "fit_cnn", "max_shift_as_upper_bound")}
+           "08_cnn": ("random_shift", "fit_cnn", "max_shift_as_upper_bound"),
+           "09_rnn": ("rnn_cell", "rnn_forward", "sigmoid_instead_of_tanh")}
 
 
 _graded = {}

@@ -64,6 +64,8 @@ BREAKS_A_RULE = {
                "fit_cnn": {"permutation_made_on_the_cpu"}},
     "07_training": {"InvertedDropout": {"uses_F_dropout", "native_dropout"},
                     "fit_early_stopping": {"permutation_made_on_the_cpu"}},
+    "09_rnn": {"rnn_cell": {"builtin_rnn_tanh_cell"}, "rnn_forward": {"builtin_torch_rnn_tanh"},
+               "lstm_cell": {"builtin_torch_lstm_cell"}, "clip_grad_norm_": {"builtin_clip_grad_norm_"}},
 }
 
 
@@ -672,3 +674,51 @@ def test_a_device_from_a_student_function_that_returns_the_cpu_is_the_cpu():
     assert broken("05_mnist_gpu", {"batches": answer}) == {"batches"}
     answer = _batches("torch.randperm(len(X), device=where(X))", before="def where(t):\n    return t.device\n\n")
     assert broken("05_mnist_gpu", {"batches": answer}) == set()
+
+
+# ------------------------------------------------------------------------------- 09_rnn: by hand
+RNN_BUILTINS = {   # exercise -> other spellings of PyTorch's own version, each of which breaks the rule
+    "rnn_cell": ['''def rnn_cell(x, h, W_ih, W_hh, b_ih=None, b_hh=None):
+    cell = nn.RNNCell(x.shape[1], h.shape[1])
+    cell.weight_ih.data, cell.weight_hh.data = W_ih, W_hh
+    return cell(x, h)
+''', '''def rnn_cell(x, h, W_ih, W_hh, b_ih=None, b_hh=None):
+    return torch._VF.rnn_tanh_cell(x, h, W_ih, W_hh, b_ih, b_hh)
+'''],
+    "rnn_forward": ['''def rnn_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None):
+    net = torch.nn.RNN(x.shape[2], W_hh.shape[0])
+    out, h_n = net(x, None if h0 is None else h0[None])
+    return out, h_n[0]
+'''],
+    "lstm_cell": ['''def lstm_cell(x, state, W_ih, W_hh, b_ih=None, b_hh=None):
+    cell = nn.LSTMCell(x.shape[1], state[0].shape[1])
+    return cell(x, state)
+'''],
+    "clip_grad_norm_": ['''from torch.nn.utils import clip_grad_norm_ as _clip
+
+def clip_grad_norm_(parameters, max_norm):
+    return _clip(parameters, max_norm)
+''', '''def clip_grad_norm_(parameters, max_norm):
+    params = [p for p in parameters if p.grad is not None]
+    total = torch.nn.utils.get_total_norm([p.grad for p in params])
+    torch.nn.utils.clip_grads_with_norm_(params, max_norm, total)
+    return total
+'''],
+}
+
+
+@pytest.mark.parametrize("exercise", list(RNN_BUILTINS))
+def test_09_other_spellings_of_the_builtins_break_the_rule(exercise):
+    for answer in RNN_BUILTINS[exercise]:
+        expected = {exercise}
+        if "nn.RNNCell" in answer or "_VF" in answer:   # the source's rnn_forward calls this rnn_cell and so
+            expected.add("rnn_forward")                  # reaches nn.RNNCell, or torch._VF (private: unread)
+        assert broken("09_rnn", {exercise: answer}) == expected, answer
+
+
+def test_09_rnn_forward_may_call_the_students_rnn_cell_and_pad_sequences():
+    """A correct rnn_forward that calls rnn_cell breaks nothing; neither do torch.nn.utils.rnn's helpers
+    in a demo cell."""
+    answer = bank("09_rnn").RIGHT["rnn_forward"]["preallocated_output"]
+    demo = "padded = torch.nn.utils.rnn.pad_sequence([torch.ones(2), torch.ones(3)])\n"
+    assert broken("09_rnn", {"rnn_forward": answer}, added=[demo]) == set()

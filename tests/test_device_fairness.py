@@ -21,6 +21,7 @@ DEVICE_WRONG = {   # assignment -> {exercise: label of a wrong answer in tests/a
     "06_softmax_ce": {"cross_entropy_grad": "one_hot_on_the_cpu", "confusion_matrix": "matrix_on_the_cpu"},
     "07_training": {"fit_early_stopping": "permutation_made_on_the_cpu"},
     "08_cnn": {"conv2d": "output_made_on_the_cpu", "fit_cnn": "permutation_made_on_the_cpu"},
+    "09_rnn": {"rnn_forward": "h0_zeros_on_the_cpu", "last_valid_step": "cpu_lengths_gathered"},
 }
 
 

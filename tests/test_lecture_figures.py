@@ -167,3 +167,43 @@ def test_lecture_08_parameter_counts_of_the_cnn_and_the_mlps():
     for stated in ("with 1,946 parameters", "reaches the same 0.982 with 9,610", "(32 hidden units) stops at 0.969",
                    "Softmax regression (650 parameters)"):
         assert stated in text, stated
+
+
+# --- lecture 09: gradients through time, clipping, a padded batch, the toy words, the digits -------
+
+LECTURE_09 = "notebooks/09_rnn.ipynb"
+
+
+def test_lecture_09_gradients_through_time_clipping_and_the_padded_batch():
+    printed = run_cells(LECTURE_09, "setup", "through_time_measure", "clipping_runs", "padding_measure")
+    ratios = dict(re.findall(r"(RNN, recurrent scale [\d.]+|LSTM, PyTorch's initialisation) +step 1: \S+ +"
+                             r"step 30: \S+ +ratio (\S+)", printed))
+    assert ratios == {"RNN, recurrent scale 0.8": "0.000558", "RNN, recurrent scale 1.0": "0.36",
+                      "RNN, recurrent scale 1.2": "18.9", "LSTM, PyTorch's initialisation": "2.54e-09"}
+    runs = re.findall(r"(no clipping|clipped at 1) +largest gradient norm +([\d.]+), median +([\d.]+); "
+                      r"loss of the last 10 steps ([\d.]+)", printed)
+    assert runs == [("no clipping", "69.1", "3.28", "1.623"), ("clipped at 1", "8.0", "2.72", "0.274")]
+    errors = re.findall(r"\(length (\d)\): outputs\[-1\] is off by up to ([\d.]+)", printed)
+    assert errors == [("7", "0.000"), ("2", "0.207"), ("5", "0.457"), ("3", "0.379")]
+    assert "outputs[:, -1] has shape (7, 5) = [T, H]" in printed
+    text = text_of(LECTURE_09)
+    for stated in ("shrunk to 0.000558 of its step-1 size at scale 0.8, to 0.36 of it at scale 1.0, and grown "
+                   "18.9-fold at scale 1.2", "(2.54e-09 of its step-1 size)",
+                   "reaches 69.1 in one step (its median is 3.28)", "the last ten steps averages 1.623",
+                   "the largest is 8.0, the median 2.72", "the last ten steps average 0.274",
+                   "off by up to 0.207, 0.457 and 0.379 for those of lengths 2, 5 and 3"):
+        assert stated in text, stated
+
+
+def test_lecture_09_embeddings_and_digits_read_row_by_row():
+    printed = run_cells(LECTURE_09, "setup", "strings_data", "strings_training_runs", "digits_runs")
+    words = re.findall(r"(one-hot|embedding, E = 8) +([\d]+) parameters, test accuracy ([\d.]+) on (\d+)", printed)
+    assert words == [("one-hot", "2850", "0.981", "52"), ("embedding, E = 8", "1906", "0.981", "52")]
+    assert "always answering 'not an exception': 0.577" in printed
+    digits = re.findall(r"(GRU, row by row|small CNN) +(\d+) parameters, test accuracy ([\d.]+)", printed)
+    assert digits == [("GRU, row by row", "14858", "0.980"), ("small CNN", "6090", "0.976")]
+    text = text_of(LECTURE_09)
+    for stated in ("both models classify 0.981 of the 52 held-out words right (all but one), the one-hot model "
+                   "with 2,850 parameters, the embedding model with 1,906", "would score 0.577",
+                   "a test accuracy of 0.980 with 14,858 parameters, the small CNN 0.976 with 6,090"):
+        assert stated in text, stated

@@ -76,6 +76,14 @@ AUTOGRAD = Builtins("autograd",
                     # reading x.requires_grad is harmless; turning it on is autograd
                     names=("grad", "grad =", "requires_grad_", "requires_grad ="),
                     modules=("torch.autograd", "torch.func", "functorch"), allowed=("torch.func.vmap",))
+# 09_rnn: the cells and the clipping written by hand. rnn_forward refuses the whole-sequence RNN and the
+# nn cell by their exact names, so that a wrong rnn_cell built on torch.rnn_tanh_cell (which rnn_forward
+# may call) costs rnn_cell only
+RNN_CELL = Builtins("PyTorch's own RNN", words=("rnn",), methods=False)
+RNN_SEQUENCE = Builtins("PyTorch's own RNN", names=("RNN", "RNNCell", "rnn_tanh", "rnn_relu"), methods=False)
+LSTM = Builtins("PyTorch's own LSTM", words=("lstm",), methods=False)
+CLIP_GRAD = Builtins("PyTorch's own gradient clipping",
+                     words=("clipgradnorm", "clipgradswithnorm", "gettotalnorm"), methods=False)
 
 # 08_cnn's by-hand layers; none of them is a Tensor method, so methods are left out (self.conv1 is no built-in)
 CONVOLUTION = Builtins("a built-in convolution", words=("conv", "correlate"), methods=False)
@@ -121,6 +129,13 @@ RULES: dict[str, dict[str, Rule]] = {
         "InvertedDropout": Rule(forbid=(DROPOUT,), text="written by hand, without F.dropout or nn.Dropout"),
         "fit_early_stopping": Rule(draws_on_device=True,
                                    text="trained on shuffled mini-batches drawn on the data's device"),
+    },
+    "09_rnn": {
+        "rnn_cell": Rule(forbid=(RNN_CELL,), text="written from matrix products and tanh, without nn.RNNCell"),
+        "rnn_forward": Rule(forbid=(RNN_SEQUENCE,), text="a loop over time written by hand, without nn.RNN"),
+        "lstm_cell": Rule(forbid=(LSTM,), text="written from its gates, without nn.LSTMCell"),
+        "clip_grad_norm_": Rule(forbid=(CLIP_GRAD,),
+                                text="written by hand, without torch.nn.utils.clip_grad_norm_"),
     },
 }
 
