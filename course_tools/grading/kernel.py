@@ -73,6 +73,14 @@ class Outcome:
 
 CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
 
+# The kernel process's own start-up: the modules every notebook's tests rely on are imported before
+# ipykernel starts, so that a kernel launched ahead of its submission (``warm``) has them ready.
+# Imports only, into ``sys.modules``: the grader's preload still binds the names (a failure shows
+# there), and nothing of a submission exists yet when this runs.
+KERNEL_MAIN = ("try:\n    import torch, numpy, torchcourse.checks, torchcourse.devices, torchcourse.record\n"
+               "except Exception:\n    pass\n"
+               "from ipykernel import kernelapp\nkernelapp.launch_new_instance()\n")
+
 
 class KernelSockets:
     """Descriptors of the kernel's five sockets, opened once they exist and before any student code
@@ -132,7 +140,7 @@ class SandboxKernelManager(AsyncKernelManager):
         self.sockets = KernelSockets()
         self._kernel_spec = KernelSpec(
             # nbclient adds --HistoryManager.hist_file=:memory: (no history database in the sandbox)
-            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", str(paths.connection),
+            argv=[sys.executable, "-c", KERNEL_MAIN, "-f", str(paths.connection),
                   "--IPKernelApp.parent_handle=0"],
             display_name="Python 3 (grader sandbox)", language="python", interrupt_mode="message",
             env={})
@@ -194,10 +202,23 @@ class GradingClient(NotebookClient):
 
     def start(self) -> None:
         """Start the kernel in the sandbox and wait until it answers; KernelFailed if it does not."""
+        self.launch()
+        self.connect()
+
+    def launch(self) -> None:
+        """Start the kernel's sandbox and process, and return at once: it imports and binds its
+        sockets on its own (``KERNEL_MAIN``) while the grader does something else."""
         self.log_file = tempfile.TemporaryFile()   # no path: nothing to plant a link at
         self.create_kernel_manager()
         try:
             self.start_new_kernel(stdout=self.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        except Exception as error:
+            raise KernelFailed(f"the kernel did not start ({type(error).__name__})", self._log_tail()) from None
+
+    def connect(self) -> None:
+        """Pin the launched kernel's sockets and wait until it answers. Called before any code of a
+        submission is sent to it, so only the kernel's start-up code has run."""
+        try:
             run_sync(self.km.sockets.pin)(self.km, self.limits.startup_timeout)
             self.start_new_kernel_client()
         except Exception as error:

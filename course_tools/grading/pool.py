@@ -12,6 +12,7 @@ from .model import Result, Task
 from .limits import Limits
 from .sandbox import SandboxConfig
 from .submission import grade_task
+from .warm import Kernels
 
 
 def _die_with_parent() -> None:
@@ -32,17 +33,21 @@ def _worker(slot: int, tasks, results, specs, scratch: str, limits: Limits, enab
     config = SandboxConfig(enabled=enabled, slot=slot)
     where = Path(scratch) / f"slot{slot}"
     where.mkdir(parents=True, exist_ok=True)
-    while True:
-        try:
-            task = tasks.get(timeout=2)
-        except queue.Empty:
-            if os.getppid() != parent:  # the grader is gone (where prctl is not available)
+    kernels = Kernels.of_process()   # the next submission's kernel starts while this one is graded
+    try:
+        while True:
+            try:
+                task = tasks.get(timeout=2)
+            except queue.Empty:
+                if os.getppid() != parent:  # the grader is gone (where prctl is not available)
+                    return
+                continue
+            if task is None:
                 return
-            continue
-        if task is None:
-            return
-        result = grade_task(task, specs[task.assignment], where, limits, config)
-        results.put((slot, result.to_json()))
+            result = grade_task(task, specs[task.assignment], where, limits, config, kernels=kernels)
+            results.put((slot, result.to_json()))
+    finally:   # a forked worker ends with os._exit: no atexit
+        kernels.close()
 
 
 class Pool:
