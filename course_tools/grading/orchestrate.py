@@ -60,7 +60,7 @@ class Batch:
                 state = self.book.claim(task.assignment, task.student, task.content_hash,
                                         self.specs[task.assignment].fingerprint, self.lease)
                 if state == "mine":
-                    pool.submit(slot, task)
+                    pool.submit(slot, task, more=bool(self.pending or self.waiting))
                     break
                 if state == "busy":
                     self.waiting.append(task)

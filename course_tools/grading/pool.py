@@ -44,6 +44,7 @@ def _worker(slot: int, tasks, results, specs, scratch: str, limits: Limits, enab
                 continue
             if task is None:
                 return
+            task, kernels.spares = task   # spares: more tasks are coming, a spare may serve one
             result = grade_task(task, specs[task.assignment], where, limits, config, kernels=kernels)
             results.put((slot, result.to_json()))
     finally:   # a forked worker ends with os._exit: no atexit
@@ -79,9 +80,11 @@ class Pool:
     def idle(self) -> list[int]:
         return [s for s in self.workers if s not in self.busy]
 
-    def submit(self, slot, task):
+    def submit(self, slot, task, more: bool = True):
+        """Grade ``task`` in ``slot``'s worker; ``more``: other tasks wait, so the worker launches
+        the next kernel while it grades this one (none is launched for nothing at the end)."""
         self.busy[slot] = (task, time.monotonic())
-        self.workers[slot][1].put(task)
+        self.workers[slot][1].put((task, more))
 
     def collect(self, timeout=1.0) -> list[Result]:
         out = []
