@@ -73,13 +73,26 @@ class Outcome:
 
 CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
 
-# The kernel process's own start-up: the modules every notebook's tests rely on are imported before
-# ipykernel starts, so that a kernel launched ahead of its submission (``warm``) has them ready.
-# Imports only, into ``sys.modules``: the grader's preload still binds the names (a failure shows
-# there), and nothing of a submission exists yet when this runs.
-KERNEL_MAIN = ("try:\n    import torch, numpy, torchcourse.checks, torchcourse.devices, torchcourse.record\n"
-               "except Exception:\n    pass\n"
-               "from ipykernel import kernelapp\nkernelapp.launch_new_instance()\n")
+
+def kernel_main(modules: tuple = ()) -> str:
+    """The kernel process's own start-up code, so that a kernel launched ahead of its submission
+    (``warm``) has spent its import time before the submission arrives: the modules every
+    notebook's tests rely on are imported before ipykernel starts, and ``modules`` (what the source
+    notebook's import cell imports, as ``(module, name or None)`` pairs) once IPython runs, as the
+    import cell would (matplotlib's inline backend then hooks into IPython as usual). Imports only,
+    into ``sys.modules``, a failure ignored: the grader's preload and the notebook's import cell
+    still bind the names (a failure shows there), and nothing of a submission exists yet."""
+    preload = ("def __grader_imports():\n    import importlib\n"
+               f"    for module, name in {[tuple(m) for m in modules]!r}:\n"
+               "        try:\n            found = importlib.import_module(module)\n"
+               "            if name and not hasattr(found, name):   # as `from module import name` does\n"
+               "                importlib.import_module(module + '.' + name)\n"
+               "        except Exception:\n            pass\n"
+               "__grader_imports()\ndel __grader_imports\n")
+    return ("try:\n    import torch, numpy, torchcourse.checks, torchcourse.devices, torchcourse.record\n"
+            "except Exception:\n    pass\n"
+            "from ipykernel.kernelapp import IPKernelApp\n"
+            f"IPKernelApp.launch_instance(exec_lines={[preload] if modules else []!r})\n")
 
 
 class KernelSockets:
@@ -129,7 +142,8 @@ class SandboxKernelClient(AsyncKernelClient):
 class SandboxKernelManager(AsyncKernelManager):
     """jupyter_client's manager, with the kernel command run inside the sandbox."""
 
-    def configure(self, paths: KernelPaths, limits: Limits, config: SandboxConfig) -> None:
+    def configure(self, paths: KernelPaths, limits: Limits, config: SandboxConfig,
+                  modules: tuple = ()) -> None:
         self.paths, self.limits, self.sandbox_config = paths, limits, config
         sandbox.prepare_life(paths, config)
         self.kernel_env = sandbox.kernel_env(paths.home)
@@ -140,7 +154,7 @@ class SandboxKernelManager(AsyncKernelManager):
         self.sockets = KernelSockets()
         self._kernel_spec = KernelSpec(
             # nbclient adds --HistoryManager.hist_file=:memory: (no history database in the sandbox)
-            argv=[sys.executable, "-c", KERNEL_MAIN, "-f", str(paths.connection),
+            argv=[sys.executable, "-c", kernel_main(modules), "-f", str(paths.connection),
                   "--IPKernelApp.parent_handle=0"],
             display_name="Python 3 (grader sandbox)", language="python", interrupt_mode="message",
             env={})
@@ -181,12 +195,14 @@ class SandboxKernelManager(AsyncKernelManager):
 class GradingClient(NotebookClient):
     """nbclient's executor for one kernel life of one submission (see the module's docstring)."""
 
-    def __init__(self, nb, paths: KernelPaths, limits: Limits, config: SandboxConfig, **kw):
+    def __init__(self, nb, paths: KernelPaths, limits: Limits, config: SandboxConfig,
+                 modules: tuple = (), **kw):
         super().__init__(nb, timeout=None, allow_errors=True, coalesce_streams=False,
                          startup_timeout=int(limits.startup_timeout), raise_on_iopub_timeout=False,
                          iopub_timeout=2, record_timing=False, shutdown_kernel="immediate",
                          on_cell_execute=self._watch, on_cell_executed=self._unwatch, **kw)
         self.paths, self.limits, self.sandbox_config = paths, limits, config
+        self.modules = modules     # imported at the kernel's start-up (kernel_main)
         self.log_file = None
         self.cell_timeout = limits.cell_timeout
         self._watchdog: asyncio.Task | None = None
@@ -197,7 +213,7 @@ class GradingClient(NotebookClient):
 
     def create_kernel_manager(self) -> SandboxKernelManager:
         self.km = SandboxKernelManager(client_class="course_tools.grading.kernel.SandboxKernelClient")
-        self.km.configure(self.paths, self.limits, self.sandbox_config)
+        self.km.configure(self.paths, self.limits, self.sandbox_config, self.modules)
         return self.km
 
     def start(self) -> None:
@@ -207,7 +223,7 @@ class GradingClient(NotebookClient):
 
     def launch(self) -> None:
         """Start the kernel's sandbox and process, and return at once: it imports and binds its
-        sockets on its own (``KERNEL_MAIN``) while the grader does something else."""
+        sockets on its own (``kernel_main``) while the grader does something else."""
         self.log_file = tempfile.TemporaryFile()   # no path: nothing to plant a link at
         self.create_kernel_manager()
         try:

@@ -145,7 +145,7 @@ def _run_in_sandbox(task, spec, nb_spec, nb, limits: Limits, config: SandboxConf
         _stage(task, spec, folder)
         nbformat.write(visible, folder / f"{nb_spec.name}.ipynb")
 
-    kind = KernelKind.of(spec.name, limits, config)
+    kind = KernelKind.of(spec.name, limits, config, nb_spec)
     runner = NotebookGrader(nb, nb_spec, kind, limits, config, stage, seed, kernels)
     runner.run()
     return runner

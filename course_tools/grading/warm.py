@@ -1,10 +1,10 @@
 """A worker process's kernels: every kernel life in a sandbox of its own, the next one launched ahead.
 
-A kernel takes seconds to become useful: the sandbox, the Python process, ipykernel and torch's
-import (``kernel.KERNEL_MAIN``). ``Kernels`` launches the next one, the *spare*, once a kernel life
-has started and taken its tamper baseline, so that it starts and imports while that submission
-runs; the next kernel life of the same kind takes it. A spare changes none of the guarantees of a
-kernel started on demand:
+A kernel takes seconds to become useful: the sandbox, the Python process, ipykernel, and the import
+of torch and of the modules its notebook imports (``kernel.kernel_main``). ``Kernels`` launches the
+next one, the *spare*, once a kernel life has started and taken its tamper baseline, so that it
+starts and imports while that submission runs; the next kernel life of the same kind takes it. A
+spare changes none of the guarantees of a kernel started on demand:
 
 * it is a kernel life like any other: its own sandbox, tmpfs mounts, uid and staged folder
   (``sandbox``), made with nothing of any submission in it, and it serves one kernel life only:
@@ -50,10 +50,19 @@ class KernelKind:
     limits: Limits
     sandboxed: bool
     settings: tuple   # sandbox.launch_settings(): the environment passed in, the folders it can read
+    modules: tuple = ()   # imported at its start-up: the source notebook's imports (``imported_modules``)
 
     @classmethod
-    def of(cls, assignment: str, limits: Limits, config: SandboxConfig) -> "KernelKind":
-        return cls(assignment, limits, config.enabled, sandbox.launch_settings())
+    def of(cls, assignment: str, limits: Limits, config: SandboxConfig, nb_spec=None) -> "KernelKind":
+        return cls(assignment, limits, config.enabled, sandbox.launch_settings(),
+                   imported_modules(nb_spec) if nb_spec is not None else ())
+
+
+def imported_modules(nb_spec) -> tuple[tuple[str, str | None], ...]:
+    """What the source notebook's import cell imports, as ``(module, name or None)`` pairs (``from a
+    import b``: ``a``, then ``a.b`` if ``b`` is a submodule), for the kernel to import while it
+    waits for its submission."""
+    return tuple(dict.fromkeys(tuple(pair) for pair in nb_spec.expected_names.values()))
 
 
 @dataclass
@@ -154,7 +163,7 @@ class Kernels:
         self.lane = 1 - self.lane
         paths = KernelPaths.for_life(life, config)
         paths.stage_host.mkdir()
-        client = GradingClient(nbformat.v4.new_notebook(), paths, kind.limits, config)
+        client = GradingClient(nbformat.v4.new_notebook(), paths, kind.limits, config, kind.modules)
         kernel = KernelLife(client, paths, kind, threading.get_ident())
         try:
             client.launch()
