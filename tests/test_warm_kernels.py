@@ -18,8 +18,8 @@ class FakeClient:
     """Stands for GradingClient: records what the grader did to it."""
     made: list["FakeClient"] = []
 
-    def __init__(self, nb, paths, limits, config):
-        self.nb, self.paths, self.limits, self.config = nb, paths, limits, config
+    def __init__(self, nb, paths, limits, config, modules=()):
+        self.nb, self.paths, self.limits, self.config, self.modules = nb, paths, limits, config, modules
         self.launched = self.connected = self.stopped = False
         self.dead = self.refuses = False
         FakeClient.made.append(self)
@@ -111,6 +111,24 @@ def test_the_kind_follows_the_environment_a_kernel_is_launched_with(monkeypatch)
     assert KernelKind.of("01_tensors", Limits(), CONFIG) != without
     assert KernelKind.of("01_tensors", Limits(), SandboxConfig(enabled=False)) != KernelKind.of(
         "01_tensors", Limits(), CONFIG)
+
+
+def test_the_kernel_imports_what_the_source_notebook_imports(fake):
+    from course_tools.grading.kernel import kernel_main
+    from course_tools.grading.source_analysis import import_names
+
+    spec = type("Spec", (), {"expected_names": import_names(
+        "import torch.nn as nn\nfrom torchvision.datasets import MNIST\nfrom torchcourse import mnist\n")})
+    modules = warm.imported_modules(spec)
+    assert modules == (("torch.nn", None), ("torchvision.datasets", "MNIST"), ("torchcourse", "mnist"))
+    life = Kernels().start(KernelKind("05", Limits(), True, (), modules), CONFIG, nb())
+    assert life.client.modules == modules
+    # run as the kernel would, in this process: the modules are imported, no name is bound
+    namespace = {}
+    exec(eval(kernel_main(modules).split("exec_lines=")[1].rstrip()[:-1])[0], namespace)
+    import sys
+    assert {"torch.nn", "torchvision.datasets", "torchcourse.mnist"} <= set(sys.modules)
+    assert not [k for k in namespace if k != "__builtins__"]
 
 
 def test_a_dead_spare_is_replaced(fake):
