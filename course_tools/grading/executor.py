@@ -31,6 +31,7 @@ from distributed import WorkerPlugin
 from .. import files
 from .limits import Limits
 from .model import AssignmentSpec, Result, Task
+from .warm import Kernels
 
 EXTRA_FILES_CAP = 64 << 20   # what submission._stage copies of a submission's other files, at most
 
@@ -120,6 +121,8 @@ class WorkerState:
         self.root = Path(tempfile.mkdtemp(prefix=f"tcg-{os.getpid()}-worker-")).resolve()
         self.assignments: dict[tuple[str, str], Path] = {}
         self.lock = threading.Lock()
+        # the next submission's kernel, launched while this one is graded (warm.py)
+        self.kernels = Kernels()
 
     def assignment(self, parts: Bundle) -> AssignmentSpec:
         """The bundle's spec, pointing at its files unpacked here (once per version and process)."""
@@ -136,7 +139,10 @@ class WorkerState:
         return replace(spec, source_dir=str(where / "source"), reference_db=str(where / "gradebook.db"))
 
     def close(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        try:
+            self.kernels.close()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 _STATE: WorkerState | None = None
@@ -195,8 +201,11 @@ def _die_when_stuck(seconds: float) -> threading.Timer:
     return timer
 
 
-def grade(parcel: Parcel, assignment: Bundle, limits: Limits, sandboxed: bool, checkout: str) -> dict:
-    """A Dask task: grade one submission in this worker process; the ``Result`` as plain data."""
+def grade(parcel: Parcel, assignment: Bundle, limits: Limits, sandboxed: bool, checkout: str,
+          more: bool = True) -> dict:
+    """A Dask task: grade one submission in this worker process; the ``Result`` as plain data.
+    ``more``: other submissions follow, so the worker launches the next kernel meanwhile (none is
+    launched for nothing at the end of a batch)."""
     from .sandbox import SandboxConfig
     from .submission import grade_task
 
@@ -207,7 +216,8 @@ def grade(parcel: Parcel, assignment: Bundle, limits: Limits, sandboxed: bool, c
     folder = Path(tempfile.mkdtemp(prefix="submission-", dir=state.root))
     try:
         task = unpack(parcel, folder)
-        return grade_task(task, spec, folder, limits, SandboxConfig(enabled=sandboxed)).to_json()
+        state.kernels.spares = more
+        return grade_task(task, spec, folder, limits, SandboxConfig(enabled=sandboxed), kernels=state.kernels).to_json()
     finally:
         timer.cancel()
         shutil.rmtree(folder, ignore_errors=True)

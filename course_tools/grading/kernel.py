@@ -74,6 +74,27 @@ class Outcome:
 CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
 
 
+def kernel_main(modules: tuple = ()) -> str:
+    """The kernel process's own start-up code, so that a kernel launched ahead of its submission
+    (``warm``) has spent its import time before the submission arrives: the modules every
+    notebook's tests rely on are imported before ipykernel starts, and ``modules`` (what the source
+    notebook's import cell imports, as ``(module, name or None)`` pairs) once IPython runs, as the
+    import cell would (matplotlib's inline backend then hooks into IPython as usual). Imports only,
+    into ``sys.modules``, a failure ignored: the grader's preload and the notebook's import cell
+    still bind the names (a failure shows there), and nothing of a submission exists yet."""
+    preload = ("def __grader_imports():\n    import importlib\n"
+               f"    for module, name in {[tuple(m) for m in modules]!r}:\n"
+               "        try:\n            found = importlib.import_module(module)\n"
+               "            if name and not hasattr(found, name):   # as `from module import name` does\n"
+               "                importlib.import_module(module + '.' + name)\n"
+               "        except Exception:\n            pass\n"
+               "__grader_imports()\ndel __grader_imports\n")
+    return ("try:\n    import torch, numpy, torchcourse.checks, torchcourse.devices, torchcourse.record\n"
+            "except Exception:\n    pass\n"
+            "from ipykernel.kernelapp import IPKernelApp\n"
+            f"IPKernelApp.launch_instance(exec_lines={[preload] if modules else []!r})\n")
+
+
 class KernelSockets:
     """Descriptors of the kernel's five sockets, opened once they exist and before any student code
     has run, through the kernel's own root and without following links (``sandbox.open_kernel_socket``).
@@ -121,7 +142,8 @@ class SandboxKernelClient(AsyncKernelClient):
 class SandboxKernelManager(AsyncKernelManager):
     """jupyter_client's manager, with the kernel command run inside the sandbox."""
 
-    def configure(self, paths: KernelPaths, limits: Limits, config: SandboxConfig) -> None:
+    def configure(self, paths: KernelPaths, limits: Limits, config: SandboxConfig,
+                  modules: tuple = ()) -> None:
         self.paths, self.limits, self.sandbox_config = paths, limits, config
         sandbox.prepare_life(paths, config)
         self.kernel_env = sandbox.kernel_env(paths.home)
@@ -132,7 +154,7 @@ class SandboxKernelManager(AsyncKernelManager):
         self.sockets = KernelSockets()
         self._kernel_spec = KernelSpec(
             # nbclient adds --HistoryManager.hist_file=:memory: (no history database in the sandbox)
-            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", str(paths.connection),
+            argv=[sys.executable, "-c", kernel_main(modules), "-f", str(paths.connection),
                   "--IPKernelApp.parent_handle=0"],
             display_name="Python 3 (grader sandbox)", language="python", interrupt_mode="message",
             env={})
@@ -173,12 +195,14 @@ class SandboxKernelManager(AsyncKernelManager):
 class GradingClient(NotebookClient):
     """nbclient's executor for one kernel life of one submission (see the module's docstring)."""
 
-    def __init__(self, nb, paths: KernelPaths, limits: Limits, config: SandboxConfig, **kw):
+    def __init__(self, nb, paths: KernelPaths, limits: Limits, config: SandboxConfig,
+                 modules: tuple = (), **kw):
         super().__init__(nb, timeout=None, allow_errors=True, coalesce_streams=False,
                          startup_timeout=int(limits.startup_timeout), raise_on_iopub_timeout=False,
                          iopub_timeout=2, record_timing=False, shutdown_kernel="immediate",
                          on_cell_execute=self._watch, on_cell_executed=self._unwatch, **kw)
         self.paths, self.limits, self.sandbox_config = paths, limits, config
+        self.modules = modules     # imported at the kernel's start-up (kernel_main)
         self.log_file = None
         self.cell_timeout = limits.cell_timeout
         self._watchdog: asyncio.Task | None = None
@@ -189,15 +213,28 @@ class GradingClient(NotebookClient):
 
     def create_kernel_manager(self) -> SandboxKernelManager:
         self.km = SandboxKernelManager(client_class="course_tools.grading.kernel.SandboxKernelClient")
-        self.km.configure(self.paths, self.limits, self.sandbox_config)
+        self.km.configure(self.paths, self.limits, self.sandbox_config, self.modules)
         return self.km
 
     def start(self) -> None:
         """Start the kernel in the sandbox and wait until it answers; KernelFailed if it does not."""
+        self.launch()
+        self.connect()
+
+    def launch(self) -> None:
+        """Start the kernel's sandbox and process, and return at once: it imports and binds its
+        sockets on its own (``kernel_main``) while the grader does something else."""
         self.log_file = tempfile.TemporaryFile()   # no path: nothing to plant a link at
         self.create_kernel_manager()
         try:
             self.start_new_kernel(stdout=self.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        except Exception as error:
+            raise KernelFailed(f"the kernel did not start ({type(error).__name__})", self._log_tail()) from None
+
+    def connect(self) -> None:
+        """Pin the launched kernel's sockets and wait until it answers. Called before any code of a
+        submission is sent to it, so only the kernel's start-up code has run."""
+        try:
             run_sync(self.km.sockets.pin)(self.km, self.limits.startup_timeout)
             self.start_new_kernel_client()
         except Exception as error:

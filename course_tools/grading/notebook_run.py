@@ -28,8 +28,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -38,9 +36,10 @@ import nbformat
 
 from . import guard, records
 from .kernel import GradingClient, KernelFailed, Outcome
+from .warm import KernelKind, Kernels
 from .model import CellScore, NotebookSpec, Stage, Stages
 from .limits import Limits
-from .sandbox import KernelPaths, SandboxConfig
+from .sandbox import SandboxConfig
 from ..notebook_rules import HIDDEN_BEGIN, HIDDEN_END, grade_id, is_test_cell, points, split_hidden, strip_hidden
 
 # What tests rely on, imported before any student code; then the notebook's folder joins sys.path
@@ -134,22 +133,25 @@ def note_output(text: str):
 
 
 class NotebookGrader:
-    """Grades one notebook: ``NotebookGrader(nb, spec, workdir, limits, config, stage).run()``.
+    """Grades one notebook: ``NotebookGrader(nb, spec, kind, limits, config, stage).run()``.
 
-    ``nb`` is the sanitized submission (its test cells whole); ``workdir`` a folder of the
-    grader's own (no kernel can write there) that holds one new folder per kernel life;
-    ``stage(folder, visible_notebook)`` puts the files the kernel may see into ``folder``, afresh for
-    every kernel life, and the kernel copies them into its working folder. After ``run``,
+    ``nb`` is the sanitized submission (its test cells whole); ``kind`` what its kernels are
+    launched as, and ``kernels`` where each kernel life comes from (``warm``: a spare launched
+    ahead, or a new one; by default always a new one); ``stage(folder, visible_notebook)`` puts the
+    files the kernel may see into ``folder``, a new folder of the grader's (no kernel can write there)
+    for every kernel life, and the kernel copies them into its working folder. After ``run``,
     ``feedback`` is the visible run (the only thing feedback may show), ``nb`` the whole run with
     the hidden runs appended (for instructors), ``cells`` the scores; ``notes``, ``flags`` and
     ``tampered`` say what happened.
     """
 
-    def __init__(self, nb, spec: NotebookSpec, workdir: Path, limits: Limits,
-                 config: SandboxConfig, stage: Callable[[Path, object], None], seed: int = 0):
+    def __init__(self, nb, spec: NotebookSpec, kind: KernelKind, limits: Limits,
+                 config: SandboxConfig, stage: Callable[[Path, object], None], seed: int = 0,
+                 kernels: Kernels | None = None):
         self.visible_count = len(nb.cells)
         self.nb, self.hidden_of = two_phases(nb)
-        self.spec, self.workdir, self.stage = spec, workdir, stage
+        self.spec, self.kind, self.stage = spec, kind, stage
+        self.kernels = kernels or Kernels(spares=False)
         self.limits, self.config, self.seed = limits, config, seed
         self.code_cells = [i for i, c in enumerate(self.nb.cells) if c.cell_type == "code"]
         self.grade_ids = {i: grade_id(self.nb.cells[i])
@@ -213,18 +215,22 @@ class NotebookGrader:
         for cell in staged.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
-        paths = KernelPaths.for_life(Path(tempfile.mkdtemp(prefix="life-", dir=self.workdir)), self.config)
-        paths.stage_host.mkdir()
-        self.stage(paths.stage_host, staged)
-        client = GradingClient(self.nb, paths, self.limits, self.config)
+        life = None
         try:
             with self.stages.timed(Stage.START):
-                client.start()
+                life = self.kernels.start(self.kind, self.config, self.nb)
+            client = life.client
+            # the staged folder is the grader's, bound read-only into the kernel's sandbox when it
+            # was launched; what is put there now is what this kernel life sees
+            self.stage(life.paths.stage_host, staged)
             with self.stages.timed(Stage.PRELOAD):
-                client.run_code(PRELOAD.format(stage=str(paths.stage)), self.limits.startup_timeout, silent=True)
+                client.run_code(PRELOAD.format(stage=str(life.paths.stage)), self.limits.startup_timeout,
+                                silent=True)
                 self.guard = guard.Guard(client, self.spec)
                 if not self.guard.take_baseline():
                     raise KernelFailed("the grader's integrity baseline could not be taken")
+            with self.stages.timed(Stage.START):   # the next kernel starts while this one runs
+                self.kernels.launch_spare(self.kind, self.config)
             return self._run_cells(client)
         except KernelFailed as error:
             self.notes.append(str(error))
@@ -238,10 +244,8 @@ class NotebookGrader:
                     self.skip.setdefault(i, str(error))
             return False
         finally:
-            client.stop()
-            # fd-based and never following a link (shutil's rmtree on Linux); sandboxed, the
-            # kernel could not write here anyway
-            shutil.rmtree(paths.life, ignore_errors=True)
+            if life is not None:
+                life.end()
 
     def _run_cells(self, client: GradingClient) -> bool:
         self.stopped = {}

@@ -120,8 +120,8 @@ class Batch:
             while pending and room > 0:
                 task = pending.pop()
                 future = client.submit(executor.grade, executor.pack(task), parts[task.assignment], limits,
-                                       sandboxed, checkout, key=f"grade-{task.assignment}-{task.student}-"
-                                       f"{task.content_hash}", pure=False)
+                                       sandboxed, checkout, bool(pending), key=f"grade-{task.assignment}-"
+                                       f"{task.student}-{task.content_hash}", pure=False)
                 running[future] = task
                 done.add(future)
                 room -= 1

@@ -53,14 +53,18 @@ from .limits import Limits
 
 # As root, a worker's kernels run as uid/gid BASE_UID + the worker's pid: unique among the
 # processes alive (pid_max is at most 2**22), far above real users' ids, and never shared with
-# another grader's kernels, whose fork bomb would otherwise eat this one's process limit.
+# another grader's kernels, whose fork bomb would otherwise eat this one's process limit. A worker
+# has at most two kernels alive at once (one grading, one spare waiting for the next submission,
+# ``warm``): they take turns in two lanes of uids, so that neither's processes count against the other.
 BASE_UID = 1_000_000_000
+LANE_STRIDE = 1 << 22
 
 
-@dataclass
+@dataclass(frozen=True)
 class SandboxConfig:
     enabled: bool = True
     slot: int = 0
+    lane: int = 0   # 0 or 1: which of the worker's two uids the kernel runs as
 
     @property
     def as_root(self) -> bool:
@@ -68,7 +72,7 @@ class SandboxConfig:
 
     @property
     def uid(self) -> int:
-        return BASE_UID + os.getpid() if self.as_root else os.getuid()
+        return BASE_UID + self.lane * LANE_STRIDE + os.getpid() if self.as_root else os.getuid()
 
 
 @lru_cache(maxsize=None)
@@ -190,11 +194,24 @@ def kernel_env(home: Path) -> dict[str, str]:
         "TORCHCOURSE_DATA": str(data_root()),
         "PYTHONHASHSEED": "0",
     }
-    # TORCHCOURSE_PRETEND_CUDA: the tests grade with a GPU reported present and absent (torchcourse.devices)
-    for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "TORCHCOURSE_PRETEND_CUDA"):
-        if name in os.environ:
-            env[name] = os.environ[name]
+    env.update(passed_env())
     return env
+
+
+# TORCHCOURSE_PRETEND_CUDA: the tests grade with a GPU reported present and absent (torchcourse.devices)
+PASSED = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "TORCHCOURSE_PRETEND_CUDA")
+
+
+def passed_env() -> dict[str, str]:
+    """What a kernel takes from the grader's environment, read when it is launched."""
+    return {name: os.environ[name] for name in PASSED if name in os.environ}
+
+
+def launch_settings() -> tuple:
+    """What a kernel's sandbox is made from besides the limits: the environment passed in and the
+    folders it can read. A kernel launched ahead of its submission serves it only when these are
+    still the same (``warm.KernelKind``)."""
+    return tuple(sorted(passed_env().items())), tuple(readable_paths()), str(data_root())
 
 
 def prepare_life(paths: KernelPaths, config: "SandboxConfig") -> None:

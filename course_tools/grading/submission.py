@@ -1,9 +1,7 @@
 """Grade one student's submission of one assignment: read, sanitize, stage, run, score; never raises."""
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -18,13 +16,18 @@ from .notebook_run import NotebookGrader
 from .limits import Limits
 from .sandbox import SandboxConfig
 from .sanitize import sanitize
+from .warm import KernelKind, Kernels
 
 
 def grade_task(task: Task, spec: AssignmentSpec, scratch: Path, limits: Limits,
-               config: SandboxConfig, seed: int = 0, reference_run: bool = False) -> Result:
+               config: SandboxConfig, seed: int = 0, reference_run: bool = False,
+               kernels: Kernels | None = None) -> Result:
     """Grade one student's submission of one assignment; never raises. ``seed`` starts the random
     generators of every hidden run (the reference is made with two); ``reference_run``: this is
-    the source's solutions making the reference, so there is nothing to compare its records with."""
+    the source's solutions making the reference, so there is nothing to compare its records with.
+    ``kernels``: where its kernels come from; a worker process that grades one submission after
+    another passes ``Kernels.of_process()``, whose spare kernel, launched while this submission
+    runs, serves the next one (``warm``). By default every kernel is started on demand."""
     started = time.monotonic()
     outcome = _Outcome(notes=list(task.notes), flags=list(task.flags))
     if not any(task.files.values()):
@@ -35,7 +38,7 @@ def grade_task(task: Task, spec: AssignmentSpec, scratch: Path, limits: Limits,
             if nb_spec.reference_records is None and not reference_run:
                 # without the solutions' records the kernel's verdict would decide: never
                 raise RuntimeError(f"no reference records for {nb_spec.name}")
-            _grade_notebook(task, spec, nb_spec, limits, config, outcome, seed)
+            _grade_notebook(task, spec, nb_spec, limits, config, outcome, seed, kernels)
     except Exception as error:  # a bug or an unforeseen failure: this submission only
         outcome.status = "failed"
         outcome.notes.append(f"the grader could not grade this submission: {type(error).__name__}: {error}")
@@ -82,7 +85,7 @@ def read_submitted(path: str, name: str):
 
 
 def _grade_notebook(task: Task, spec: AssignmentSpec, nb_spec, limits: Limits, config: SandboxConfig,
-                    outcome: _Outcome, seed: int) -> None:
+                    outcome: _Outcome, seed: int, kernels: Kernels | None) -> None:
     nb, problem = read_submitted(task.files.get(nb_spec.name) or "", nb_spec.name)
     if problem:
         if outcome.status != "missing":
@@ -96,7 +99,7 @@ def _grade_notebook(task: Task, spec: AssignmentSpec, nb_spec, limits: Limits, c
     suspicious = guard.static_flags(_student_sources(nb, nb_spec))
     if suspicious:
         outcome.flags.append("review: " + ", ".join(suspicious))
-    runner = _run_in_sandbox(task, spec, nb_spec, nb, limits, config, seed)
+    runner = _run_in_sandbox(task, spec, nb_spec, nb, limits, config, seed, kernels)
     cells = runner.cells
     # cells the notebook lacks even after the restore (should not happen) score zero
     got = {c.grade_id for c in cells}
@@ -135,23 +138,18 @@ def _code_cells(nb, nb_spec) -> list[code_rules.Cell]:
             for k, c in enumerate(nb.cells, 1) if c.cell_type == "code"]
 
 
-def _run_in_sandbox(task, spec, nb_spec, nb, limits: Limits, config: SandboxConfig, seed: int) -> NotebookGrader:
-    """Run the notebook with a folder of the grader's own (no kernel can write to it), staged
-    afresh for every kernel life."""
-    # named after this grading process, so that whoever starts next can remove what a killed one left
-    # resolved: the kernel's sockets are reached component by component without following links
-    workdir = Path(tempfile.mkdtemp(prefix=f"tcg-{os.getpid()}-")).resolve()
-
+def _run_in_sandbox(task, spec, nb_spec, nb, limits: Limits, config: SandboxConfig, seed: int,
+                    kernels: Kernels | None) -> NotebookGrader:
+    """Run the notebook, its files staged afresh for every kernel life into a folder of the
+    grader's own (no kernel can write to it)."""
     def stage(folder: Path, visible) -> None:
         _stage(task, spec, folder)
         nbformat.write(visible, folder / f"{nb_spec.name}.ipynb")
 
-    try:
-        runner = NotebookGrader(nb, nb_spec, workdir, limits, config, stage, seed)
-        runner.run()
-        return runner
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    kind = KernelKind.of(spec.name, limits, config, nb_spec)
+    runner = NotebookGrader(nb, nb_spec, kind, limits, config, stage, seed, kernels)
+    runner.run()
+    return runner
 
 
 def _stage(task: Task, spec: AssignmentSpec, cwd: Path) -> None:
