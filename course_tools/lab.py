@@ -16,7 +16,10 @@
   (formgrader, assignment editor, course list), as in a class on the hub. In the instructors'
   edition they are on, and ``.lab/jupyter_server_config.py`` answers nbgrader's schema-version
   question in the server process, so no gradebook can be created without its alembic version
-  table; a gradebook left without one by an earlier run is repaired first.
+  table; a gradebook left without one by an earlier run is repaired first. The formgrader reads
+  the course grader's gradebook and executed notebooks in ``grading/`` (``./course grade``'s
+  default output; ``course_tools.formgrader``): what ``./course grade`` graded is listed there
+  with its scores, and manually graded cells are graded there, in the same gradebook.
 - JupyterLab opens on ``work/`` and never tries to open a browser on a machine without a display.
 """
 from __future__ import annotations
@@ -68,13 +71,17 @@ def lab_settings(layout: CourseLayout = REPO) -> None:
     exchange = folder / "exchange"
     exchange.mkdir(parents=True, exist_ok=True)
     exchange.chmod(0o1777)  # nbgrader's own expectation: anyone may add, each entry its owner's
-    (folder / "nbgrader_config.py").write_text(
-        "# Written by ./course lab (course_tools/lab.py): nbgrader's exchange on this machine.\n"
-        "c = get_config()  # noqa: F821\n"
-        f"c.CourseDirectory.course_id = {course_id(layout)!r}\n"
-        f"c.Exchange.root = {str(exchange)!r}\n"
-        f"c.Exchange.assignment_dir = {str(layout.work)!r}\n"
-        "c.Exchange.path_includes_course = True  # fetched: work/<course id>/<assignment>\n")
+    config = ("# Written by ./course lab (course_tools/lab.py): nbgrader's exchange on this machine.\n"
+              "c = get_config()  # noqa: F821\n"
+              f"c.CourseDirectory.course_id = {course_id(layout)!r}\n"
+              f"c.Exchange.root = {str(exchange)!r}\n"
+              f"c.Exchange.assignment_dir = {str(layout.work)!r}\n"
+              "c.Exchange.path_includes_course = True  # fetched: work/<course id>/<assignment>\n")
+    if instructor:
+        from . import formgrader
+
+        config += formgrader.settings(layout.root, layout.grading, "./course lab (course_tools/lab.py)")
+    (folder / "nbgrader_config.py").write_text(config)
     server_py, server_json = folder / "jupyter_server_config.py", folder / "jupyter_server_config.json"
     if instructor:
         server_json.unlink(missing_ok=True)
@@ -130,8 +137,9 @@ def prepare(layout: CourseLayout = REPO) -> None:
     if instructor_tools():
         from .nbgrader_course import repair_gradebook
 
-        if repair_gradebook(layout.root / "gradebook.db"):
-            print("gradebook.db had no alembic version table (alembic was not on PATH): added")
+        layout.grading.mkdir(exist_ok=True)  # the formgrader makes its gradebook there if none is yet
+        if repair_gradebook(layout.grading / "gradebook.db"):
+            print("grading/gradebook.db had no alembic version table (alembic was not on PATH): added")
 
 
 def main(argv: list[str] | None = None, layout: CourseLayout = REPO) -> int:

@@ -53,7 +53,8 @@ def parse_args(argv=None, defaults: Limits | None = None):
     p.add_argument("--roster", type=Path, default=None,
                    help="CSV (UTF-8) with the columns id,name: the LMS id to grade each submission "
                         "(folder, zip or notebook name) under (default: ids made from the names)")
-    p.add_argument("-o", "--out", type=Path, default=Path("grading"), help="output folder (default: grading/)")
+    p.add_argument("-o", "--out", type=Path, default=REPO.grading,
+                   help="output folder (default: grading/ in the course, where ./course lab's formgrader reads)")
     p.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///OUT/gradebook.db); "
                                                "postgresql://user@host/db lets several graders share one")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
