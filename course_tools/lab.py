@@ -38,6 +38,15 @@ INSTRUCTOR_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrad
 INSTRUCTOR_LAB_PLUGINS = [f"@jupyter/nbgrader:{name}" for name in ("formgrader", "create-assignment", "course-list")]
 # JupyterLab's offer to fetch Jupyter's news from the internet covers the page's corner on first open
 NEWS = "@jupyterlab/apputils-extension:announcements"
+# An instructor's jupyter_server_config.py (the lab's, the hub instructor's)
+INSTRUCTOR_SERVER_CONFIG = (
+    "# Written by {writer}: nbgrader asks alembic for its schema version\n"
+    "# in this process instead of running `alembic` by name, so a gradebook always gets its table.\n"
+    "try:\n"
+    "    from course_tools.nbgrader_course import speed_up_nbgrader\n"
+    "    speed_up_nbgrader()\n"
+    "except Exception as error:  # the server still starts; nbgrader then needs alembic on PATH\n"
+    "    print(f'course_tools: nbgrader keeps asking the alembic command ({{error}})')\n")
 
 
 def lab_folder(layout: CourseLayout = REPO) -> Path:
@@ -85,14 +94,7 @@ def lab_settings(layout: CourseLayout = REPO) -> None:
     server_py, server_json = folder / "jupyter_server_config.py", folder / "jupyter_server_config.json"
     if instructor:
         server_json.unlink(missing_ok=True)
-        server_py.write_text(
-            "# Written by ./course lab (course_tools/lab.py): nbgrader asks alembic for its schema version\n"
-            "# in this process instead of running `alembic` by name, so a gradebook always gets its table.\n"
-            "try:\n"
-            "    from course_tools.nbgrader_course import speed_up_nbgrader\n"
-            "    speed_up_nbgrader()\n"
-            "except Exception as error:  # the server still starts; nbgrader then needs alembic on PATH\n"
-            "    print(f'course_tools: nbgrader keeps asking the alembic command ({error})')\n")
+        server_py.write_text(INSTRUCTOR_SERVER_CONFIG.format(writer="./course lab (course_tools/lab.py)"))
     else:
         server_py.unlink(missing_ok=True)
         write_json(server_json, {"ServerApp": {"jpserver_extensions": {name: False for name in INSTRUCTOR_SERVER_EXTENSIONS}}})
