@@ -26,8 +26,8 @@ import tenacity
 
 from .. import nbgrader_course
 from ..layout import REPO, assignments_in
-from . import assignments, collect, reference, report, sandbox
-from .gradebook import Book
+from . import assignments, collect, late, reference, report, sandbox
+from .gradebook import Book, due_date, record_lateness
 from .limits import Limits
 from .orchestrate import Batch
 from .pool import Pool
@@ -68,6 +68,12 @@ def parse_args(argv=None, defaults: Limits | None = None):
                    help=f"memory per submission ({defaults.memory >> 20} MiB)")
     p.add_argument("--processes", type=int, default=defaults.processes,
                    help=f"processes+threads per submission ({defaults.processes})")
+    p.add_argument("--due", default=None, metavar="'YYYY-MM-DD HH:MM'",
+                   help="the assignment's due date (UTC unless a zone follows: +01:00); with one -a. Kept in the "
+                        "gradebook: later runs (and a date set in nbgrader's formgrader) use it without --due")
+    p.add_argument("--late-penalty", type=_policy, default=late.Policy(), metavar="POLICY",
+                   help="what lateness costs, from each submission's timestamp.txt: none (default), all, N/hour, "
+                        "N/day, N%%/hour, N%%/day (points, or percent of the assignment's, per started hour or day)")
     p.add_argument("--force", action="store_true", help="regrade everything, changed or not")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run kernels without bubblewrap (resource limits only): for trusted code only")
@@ -75,6 +81,13 @@ def parse_args(argv=None, defaults: Limits | None = None):
     p.add_argument("--timings", action="store_true",
                    help="at the end, the median seconds of each stage of a submission (sandbox, imports, runs, ...)")
     return p.parse_args(argv)
+
+
+def _policy(text: str) -> late.Policy:
+    try:
+        return late.parse_policy(text)
+    except late.LateError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv=None) -> int:
@@ -96,6 +109,14 @@ def main(argv=None) -> int:
     unknown = [a for a in names if not (source / a).is_dir()]
     if unknown or not names:
         print(f"error: no such assignment in {source}: {', '.join(unknown) or '(none found)'}", file=sys.stderr)
+        return 2
+    try:
+        args.due = late.parse_time(args.due) if args.due else None
+    except late.LateError as error:
+        print(f"error: --due: {error}", file=sys.stderr)
+        return 2
+    if args.due and len(names) != 1:
+        print("error: --due is one assignment's due date: name that assignment with -a", file=sys.stderr)
         return 2
     enabled = not args.no_sandbox
     if enabled and (problem := sandbox.bwrap_problem()):
@@ -174,6 +195,7 @@ def _grade(args, names, source, out, scratch, db_url, limits, enabled, log, rost
     if todo:
         batch.run(todo, Pool(min(args.jobs, len(todo)), specs, scratch, limits, enabled))  # before any thread
     rows = book.results(names)
+    lateness = _lateness(args, names, found.tasks, rows, book, log)
     report.grades_csv(rows, out / "grades.csv")
     book.close()
     print(report.summary(rows))
@@ -181,9 +203,32 @@ def _grade(args, names, source, out, scratch, db_url, limits, enabled, log, rost
           f"were graded, {batch.graded_here} graded now"
           + (f", {batch.by_other} by another grader" if batch.by_other else ""))
     print(f"\ngrades: {out / 'grades.csv'}\nfeedback: {out / 'feedback'}/<student>/<assignment>.html")
+    for line in lateness:
+        print(line)
     if args.timings and batch.stages:
         print("\n" + report.stage_table(batch.stages))
     return 0
+
+
+def _lateness(args, names, tasks, rows, book, log) -> list[str]:
+    """Each submission's time and late penalty into the gradebook, from its timestamp.txt and the
+    due date (--due, else the gradebook's): done at every run, so a new due date or policy applies
+    to submissions graded before. Returns what to print."""
+    lines = []
+    for a in names:
+        due = args.due or due_date(book, a)
+        if due is None:
+            continue
+        stamps = {t.student: t.timestamp for t in tasks if t.assignment == a}
+        found = [r for r in rows if r["assignment"] == a and r["student"] in stamps]
+        assessed, problems = late.assess(found, stamps, due, args.late_penalty)
+        for problem in problems:
+            log(f"warning: {a}: {problem}")
+        record_lateness(book, a, due, assessed)
+        overdue = [x for x in assessed if x.seconds_late > 0]
+        lines.append(f"\n{a}: due {due:%Y-%m-%d %H:%M} UTC; {len(overdue)} of {len(assessed)} submissions late"
+                     + "".join(f"\n  {x.student}: {late.note(x.seconds_late, due, x.penalty)}" for x in overdue))
+    return lines
 
 
 def _register(name, source, scratch, db_url):
