@@ -205,7 +205,7 @@ class Book:
 
 def record_lateness(book: Book, assignment: str, due, lateness) -> None:
     """The due date, and each submission's time and late penalty, in nbgrader's tables (the
-    formgrader shows them; nbgrader's totals and ``./course grades export`` subtract the penalty).
+    formgrader shows the times; nbgrader's export lists the penalty, ``./course grades export`` subtracts it).
     nbgrader keeps a penalty per notebook: it is put on the assignment's first notebook."""
     def attempt():
         db = book.gb.db
