@@ -169,7 +169,7 @@ def test_a_class_releases_submits_grades_and_gets_feedback(hub, tmp_path):
         assert float(rows["ada"]["score"]) == sum(maximum.values()), rows["ada"]
         assert float(rows["grace"]["score"]) == sum(maximum.values()) - flatten_points, rows["grace"]
         # the instructor's own JupyterLab: the formgrader lists what the course grader graded
-        instructor.goto(f"{url}/user/instructor/formgrader/manage_submissions/{ASSIGNMENT}")
+        instructor.goto(f"{url}/hub/spawn?next=/user/instructor/formgrader/manage_submissions/{ASSIGNMENT}")
         for user in STUDENTS:
             score = f"{float(rows[user]['score']):g} / {float(rows[user]['max_score']):g}"
             instructor.locator("tr", has_text=user).locator(f"text={score}").wait_for(timeout=180_000)
