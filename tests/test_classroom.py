@@ -170,11 +170,16 @@ def test_a_class_releases_submits_grades_and_gets_feedback(hub, tmp_path):
         assert float(rows["grace"]["score"]) == sum(maximum.values()) - flatten_points, rows["grace"]
         # the instructor's own JupyterLab: the formgrader lists what the course grader graded
         instructor.goto(f"{url}/hub/spawn?next=/user/instructor/formgrader/manage_submissions/{ASSIGNMENT}")
-        for user in STUDENTS:
-            score = f"{float(rows[user]['score']):g} / {float(rows[user]['max_score']):g}"
-            instructor.locator("tr", has_text=user).locator(f"text={score}").wait_for(timeout=180_000)
+        formgrader_shots = browser.Shots(tmp_path / "shots", "classroom-formgrader")
+        try:
+            for user in STUDENTS:
+                score = f"{float(rows[user]['score']):g} / {float(rows[user]['max_score']):g}"
+                instructor.locator("tr", has_text=user).locator(f"text={score}").wait_for(timeout=180_000)
+        except Exception:
+            formgrader_shots(instructor, "failed")
+            raise
         formgrader_rows = {user: instructor.locator("tr", has_text=user).inner_text() for user in STUDENTS}
-        browser.Shots(tmp_path / "shots", "classroom-formgrader")(instructor, "scores")
+        formgrader_shots(instructor, "scores")
         print(course("hub", "feedback", ASSIGNMENT, "--state", str(state)))
 
         seen = {}
