@@ -15,6 +15,8 @@ COMMANDS = {  # command -> (module, what it does)
     "workspace": ("course_tools.workspace", "give students a working copy of each new assignment and lecture in work/"),
     "lab": ("course_tools.lab", "the working copies, then JupyterLab on work/ (extra arguments go to jupyter lab)"),
     "grade": ("course_tools.grading.cli", "grade a folder of submissions (docs/GRADING.md)"),
+    "grades": ("course_tools.grading.export", "export the gradebook's grades for Canvas or Moodle"),
+    "roster": ("course_tools.grading.roster", "import the class list from a CSV (id,first_name,last_name,email)"),
     "hub": ("course_tools.hub", "run a class on one server: JupyterHub and nbgrader's exchange (docs/CLASSROOM.md)"),
     "student-edition": ("course_tools.student_edition", "write the students' edition (no solutions, no hidden tests)"),
 }

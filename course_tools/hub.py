@@ -3,25 +3,30 @@
     python -m course_tools hub [start] [--ip IP] [--port N] [--users shared|system] [--instructor NAME]
     python -m course_tools hub release ASSIGNMENT ...   put assignments in the exchange (students fetch them)
     python -m course_tools hub collect ASSIGNMENT       copy the latest submissions to STATE/course/submitted/
+    python -m course_tools hub grade ASSIGNMENT [OPTIONS]  ./course grade them into STATE/course/grading/
     python -m course_tools hub feedback ASSIGNMENT      hand ./course grade's feedback back through the exchange
 
 Everything the hub keeps lives in one state folder (default ``build/hub/``): its database, the
 instructor's password, the exchange, the users' homes (``--users shared``) and nbgrader's course
-folder for collecting and feedback. Grading is ``./course grade STATE/course/submitted -a ASSIGNMENT
--o STATE/course/grading`` in between (docs/CLASSROOM.md).
+folder for collecting and feedback. Grading is ``./course hub grade ASSIGNMENT`` in between
+(``./course grade STATE/course/submitted -a ASSIGNMENT -o STATE/course/grading``, docs/CLASSROOM.md).
+The instructor's JupyterLab opens on that course folder, with nbgrader's formgrader on the course
+grader's gradebook (``course_tools.formgrader``); the students' have no instructor's tools.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import pwd
 import secrets
 import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
-from . import lab, nbgrader_course
+from . import formgrader, lab, nbgrader_course
 from .layout import REPO
 
 CONFIG_TEMPLATE = Path(__file__).with_name("jupyterhub_config.py")
@@ -67,6 +72,8 @@ class Folders:
         self.exchange = self.state / "exchange"
         self.course = self.state / "course"  # nbgrader's course folder: release/, submitted/, feedback/
         self.student_config = self.state / "student-config"
+        self.instructor_config = self.state / "instructor-config"
+        self.roster = self.state / "roster.json"  # ./course roster import --hub: the class's hub names
         self.password = self.state / "instructor-password"
         self.settings = self.state / "hub-settings.json"
         self.grading = self.course / "grading"
@@ -105,6 +112,40 @@ def write_student_config(folders: Folders, users: str) -> None:
     (config / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {"jpserver_extensions": extensions}}))
     disabled = {plugin: True for plugin in STUDENT_OFF}
     (config / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}))
+
+
+def write_instructor_config(folders: Folders) -> None:
+    """What the instructor's JupyterLab reads instead: the course's nbgrader settings, the exchange,
+    and nbgrader's formgrader on the course grader's gradebook and executed notebooks in
+    ``course/grading/`` (created here, so that a formgrader opened before any grading has its gradebook)."""
+    config = folders.instructor_config
+    (config / "labconfig").mkdir(parents=True, exist_ok=True)
+    folders.grading.mkdir(parents=True, exist_ok=True)
+    writer = "./course hub (course_tools/hub.py)"
+    (config / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        f"load_subconfig({str(REPO.nbgrader_config)!r})  # noqa: F821 (the course's settings)\n"
+        f"c.Exchange.root = {str(folders.exchange)!r}\n"
+        + formgrader.settings(folders.course, folders.grading, writer))
+    (config / "jupyter_server_config.py").write_text(lab.INSTRUCTOR_SERVER_CONFIG.format(writer=writer))
+    (config / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": {lab.NEWS: True}}))
+
+
+def hand_to_instructor(folders: Folders) -> None:
+    """With ``--users system``, the course folder (collected submissions, the gradebook, feedback)
+    belongs to the instructor's Unix account, whose formgrader reads and writes the gradebook; root,
+    who runs ``./course hub``'s commands, still reaches everything. Called after each command that
+    writes there, and before the instructor's server starts. ``-h``: a link is changed, never followed."""
+    if not folders.settings.is_file() or os.geteuid() != 0:
+        return
+    saved = json.loads(folders.settings.read_text())
+    if saved.get("users") != "system":
+        return
+    try:
+        pwd.getpwnam(saved["instructor"])
+    except KeyError:  # made at the first start of the instructor's server, which hands the folder over
+        return
+    subprocess.run(["chown", "-R", "-h", f"{saved['instructor']}:", str(folders.course)], check=True)
 
 
 def make_exchange(folders: Folders) -> None:
@@ -157,6 +198,7 @@ def settings(folders: Folders, args) -> dict:
         "instructor": args.instructor, "instructor_password_file": str(folders.password),
         "singleuser": str(Path(sys.executable).parent / "jupyterhub-singleuser"),
         "student_config": str(folders.student_config), "lectures": str(REPO.notebooks),
+        "instructor_config": str(folders.instructor_config), "course": str(folders.course),
     }
 
 
@@ -171,6 +213,7 @@ def prepare(folders: Folders, args) -> dict:
     make_exchange(folders)
     write_course_config(folders)
     write_student_config(folders, args.users)
+    write_instructor_config(folders)
     instructor_password(folders)
     database = folders.state / "jupyterhub.sqlite"  # password hashes: the hub's user only
     if not database.exists():
@@ -210,6 +253,7 @@ def release(args) -> int:
         shutil.copytree(released, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         nbgrader_course.run(folders.course, "release_assignment", assignment, "--force")
         print(f"released {assignment}: students fetch it in the Assignments panel")
+    hand_to_instructor(folders)
     return 0
 
 
@@ -219,11 +263,27 @@ def collect(args) -> int:
     write_course_config(folders)
     result = nbgrader_course.run(folders.course, "collect", args.assignment, "--update")
     submitted = sorted(p.parent.name for p in (folders.course / "submitted").glob(f"*/{args.assignment}"))
+    hand_to_instructor(folders)
     print(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "")
     print(f"{len(submitted)} submission(s) of {args.assignment} in {folders.course / 'submitted'}: "
           f"{', '.join(submitted) or 'none'}\n"
-          f"grade them with: ./course grade {folders.course / 'submitted'} -a {args.assignment} -o {folders.grading}")
+          f"grade them with: ./course hub grade {args.assignment}")
     return 0
+
+
+def grade(args, options: list[str]) -> int:
+    """``./course grade`` of the collected submissions into the course folder's grading/, where the
+    instructor's formgrader reads them; ``options`` go to the grader (-j, --force, ...)."""
+    from .grading import cli as grader
+
+    folders = Folders(args.state)
+    submitted = folders.course / "submitted"
+    if not any(submitted.glob(f"*/{args.assignment}")):
+        raise HubError(f"no collected submission of {args.assignment} in {submitted}: "
+                       f"./course hub collect {args.assignment} first")
+    code = grader.main([str(submitted), "-a", args.assignment, "-o", str(folders.grading), *options])
+    hand_to_instructor(folders)
+    return code
 
 
 def stage_feedback(folders: Folders, assignment: str, grading: Path) -> tuple[list[str], list[str]]:
@@ -258,11 +318,12 @@ def feedback(args) -> int:
     if not staged:
         raise HubError(f"no feedback to release for {args.assignment}")
     nbgrader_course.run(folders.course, "release_feedback", args.assignment)
+    hand_to_instructor(folders)
     print(f"feedback on {args.assignment} released to {', '.join(staged)}: they fetch it in the Assignments panel")
     return 0
 
 
-COMMANDS = ("start", "release", "collect", "feedback")
+COMMANDS = ("start", "release", "collect", "grade", "feedback")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -283,6 +344,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("assignments", nargs="+")
     c = sub.add_parser("collect", parents=[state], help="collect the latest submissions (nbgrader collect)")
     c.add_argument("assignment")
+    g = sub.add_parser("grade", parents=[state], help="grade the collected submissions with ./course grade "
+                       "(other options go to it: -j, --force, ...)")
+    g.add_argument("assignment")
     f = sub.add_parser("feedback", parents=[state], help="release ./course grade's feedback to the students")
     f.add_argument("assignment")
     f.add_argument("--grading", help="./course grade's --out (default STATE/course/grading)")
@@ -293,8 +357,12 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
         argv = ["start", *argv]
-    args = parser().parse_args(argv)
+    args, rest = parser().parse_known_args(argv)
+    if rest and args.command != "grade":
+        parser().error(f"unrecognized arguments: {' '.join(rest)}")
     try:
+        if args.command == "grade":
+            return grade(args, rest)
         return {"start": start, "release": release, "collect": collect, "feedback": feedback}[args.command](args)
     except (HubError, nbgrader_course.NbgraderFailed) as e:
         print(f"./course hub: {e}", file=sys.stderr)

@@ -52,6 +52,11 @@ class CourseAuthenticator(NativeAuthenticator):
 c.JupyterHub.authenticator_class = CourseAuthenticator
 c.Authenticator.admin_users = {settings["instructor"]}
 c.Authenticator.allow_all = True
+# ./course roster import --hub: the class is the roster's students (and the instructor); NativeAuthenticator
+# authorizes a name of allowed_users at sign-up, so they sign up with their id and are let in at once.
+if (state / "roster.json").is_file():
+    c.Authenticator.allow_all = False
+    c.Authenticator.allowed_users = set(json.loads((state / "roster.json").read_text())["users"])
 c.NativeAuthenticator.open_signup = False
 c.NativeAuthenticator.minimum_password_length = 8
 c.NativeAuthenticator.check_common_password = True
@@ -61,7 +66,8 @@ c.NativeAuthenticator.seconds_before_next_try = 60
 # (/hub/authorize) to the hub's navigation bar; JupyterHub's own page template wins unless it comes first.
 c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / "templates")]
 
-# Each user's JupyterLab, with nbgrader's Assignments panel pointed at the course's exchange.
+# Each student's JupyterLab, with nbgrader's Assignments panel pointed at the course's exchange (the
+# instructor's: see instructor_server below).
 c.Spawner.cmd = [settings["singleuser"]]
 c.Spawner.default_url = "/lab"
 c.Spawner.http_timeout = 120  # a first start on a busy two-core machine imports a lot
@@ -101,10 +107,24 @@ def ensure_system_user(name: str) -> Path:
         return Path(pwd.getpwnam(name).pw_dir)
 
 
+def instructor_server(spawner, owner: str | None) -> None:
+    """The instructor's JupyterLab opens on nbgrader's course folder (collected submissions, the
+    gradebook, feedback) with nbgrader's formgrader on the course grader's gradebook: its own
+    settings (``instructor-config``) instead of the students'. With system users the course folder
+    becomes the instructor's account's (``course_tools.hub.hand_to_instructor``)."""
+    spawner.environment = {**spawner.environment, "JUPYTER_CONFIG_PATH": settings["instructor_config"]}
+    spawner.notebook_dir = settings["course"]  # the formgrader needs its course folder inside the server's root
+    if owner:
+        from course_tools.hub import Folders, hand_to_instructor
+
+        hand_to_instructor(Folders(state))
+
+
 def prepare_home(spawner) -> None:
     """Before a server starts: its home exists, private to its owner (checked at every start, so an
     account made before, or a home opened up since, is closed again), and holds a copy of the
-    lectures in ``notebooks/`` (never overwritten), where the assignments' texts point, as in ``./course lab``."""
+    lectures in ``notebooks/`` (never overwritten), where the assignments' texts point, as in ``./course lab``.
+    The instructor's server gets the instructor's tools instead (``instructor_server``)."""
     if settings["users"] == "shared":
         home = Path(spawner.home_dir)
         home.mkdir(parents=True, exist_ok=True)
@@ -113,6 +133,9 @@ def prepare_home(spawner) -> None:
         home = ensure_system_user(spawner.user.name)
         owner = spawner.user.name
     home.chmod(HOME_MODE)
+    if spawner.user.name == settings["instructor"]:
+        instructor_server(spawner, owner)
+        return
     lectures = home / "notebooks"
     if not lectures.exists():
         shutil.copytree(settings["lectures"], lectures, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))

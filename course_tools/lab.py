@@ -16,7 +16,10 @@
   (formgrader, assignment editor, course list), as in a class on the hub. In the instructors'
   edition they are on, and ``.lab/jupyter_server_config.py`` answers nbgrader's schema-version
   question in the server process, so no gradebook can be created without its alembic version
-  table; a gradebook left without one by an earlier run is repaired first.
+  table; a gradebook left without one by an earlier run is repaired first. The formgrader reads
+  the course grader's gradebook and executed notebooks in ``grading/`` (``./course grade``'s
+  default output; ``course_tools.formgrader``): what ``./course grade`` graded is listed there
+  with its scores, and manually graded cells are graded there, in the same gradebook.
 - JupyterLab opens on ``work/`` and never tries to open a browser on a machine without a display.
 """
 from __future__ import annotations
@@ -35,6 +38,15 @@ INSTRUCTOR_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrad
 INSTRUCTOR_LAB_PLUGINS = [f"@jupyter/nbgrader:{name}" for name in ("formgrader", "create-assignment", "course-list")]
 # JupyterLab's offer to fetch Jupyter's news from the internet covers the page's corner on first open
 NEWS = "@jupyterlab/apputils-extension:announcements"
+# An instructor's jupyter_server_config.py (the lab's, the hub instructor's)
+INSTRUCTOR_SERVER_CONFIG = (
+    "# Written by {writer}: nbgrader asks alembic for its schema version\n"
+    "# in this process instead of running `alembic` by name, so a gradebook always gets its table.\n"
+    "try:\n"
+    "    from course_tools.nbgrader_course import speed_up_nbgrader\n"
+    "    speed_up_nbgrader()\n"
+    "except Exception as error:  # the server still starts; nbgrader then needs alembic on PATH\n"
+    "    print(f'course_tools: nbgrader keeps asking the alembic command ({{error}})')\n")
 
 
 def lab_folder(layout: CourseLayout = REPO) -> Path:
@@ -68,24 +80,21 @@ def lab_settings(layout: CourseLayout = REPO) -> None:
     exchange = folder / "exchange"
     exchange.mkdir(parents=True, exist_ok=True)
     exchange.chmod(0o1777)  # nbgrader's own expectation: anyone may add, each entry its owner's
-    (folder / "nbgrader_config.py").write_text(
-        "# Written by ./course lab (course_tools/lab.py): nbgrader's exchange on this machine.\n"
-        "c = get_config()  # noqa: F821\n"
-        f"c.CourseDirectory.course_id = {course_id(layout)!r}\n"
-        f"c.Exchange.root = {str(exchange)!r}\n"
-        f"c.Exchange.assignment_dir = {str(layout.work)!r}\n"
-        "c.Exchange.path_includes_course = True  # fetched: work/<course id>/<assignment>\n")
+    config = ("# Written by ./course lab (course_tools/lab.py): nbgrader's exchange on this machine.\n"
+              "c = get_config()  # noqa: F821\n"
+              f"c.CourseDirectory.course_id = {course_id(layout)!r}\n"
+              f"c.Exchange.root = {str(exchange)!r}\n"
+              f"c.Exchange.assignment_dir = {str(layout.work)!r}\n"
+              "c.Exchange.path_includes_course = True  # fetched: work/<course id>/<assignment>\n")
+    if instructor:
+        from . import formgrader
+
+        config += formgrader.settings(layout.root, layout.grading, "./course lab (course_tools/lab.py)")
+    (folder / "nbgrader_config.py").write_text(config)
     server_py, server_json = folder / "jupyter_server_config.py", folder / "jupyter_server_config.json"
     if instructor:
         server_json.unlink(missing_ok=True)
-        server_py.write_text(
-            "# Written by ./course lab (course_tools/lab.py): nbgrader asks alembic for its schema version\n"
-            "# in this process instead of running `alembic` by name, so a gradebook always gets its table.\n"
-            "try:\n"
-            "    from course_tools.nbgrader_course import speed_up_nbgrader\n"
-            "    speed_up_nbgrader()\n"
-            "except Exception as error:  # the server still starts; nbgrader then needs alembic on PATH\n"
-            "    print(f'course_tools: nbgrader keeps asking the alembic command ({error})')\n")
+        server_py.write_text(INSTRUCTOR_SERVER_CONFIG.format(writer="./course lab (course_tools/lab.py)"))
     else:
         server_py.unlink(missing_ok=True)
         write_json(server_json, {"ServerApp": {"jpserver_extensions": {name: False for name in INSTRUCTOR_SERVER_EXTENSIONS}}})
@@ -130,8 +139,9 @@ def prepare(layout: CourseLayout = REPO) -> None:
     if instructor_tools():
         from .nbgrader_course import repair_gradebook
 
-        if repair_gradebook(layout.root / "gradebook.db"):
-            print("gradebook.db had no alembic version table (alembic was not on PATH): added")
+        layout.grading.mkdir(exist_ok=True)  # the formgrader makes its gradebook there if none is yet
+        if repair_gradebook(layout.grading / "gradebook.db"):
+            print("grading/gradebook.db had no alembic version table (alembic was not on PATH): added")
 
 
 def main(argv: list[str] | None = None, layout: CourseLayout = REPO) -> int:

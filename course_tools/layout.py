@@ -29,6 +29,12 @@ class CourseLayout:
         return self.root / "work"
 
     @property
+    def grading(self) -> Path:
+        """``./course grade``'s output (gradebook, feedback, executed notebooks), which the lab's
+        formgrader reads (not committed)."""
+        return self.root / "grading"
+
+    @property
     def nbgrader_config(self) -> Path:
         return self.root / "nbgrader_config.py"
 

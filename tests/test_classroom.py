@@ -4,8 +4,9 @@ NativeAuthenticator, configurable-http-proxy and nbgrader's exchange), one instr
 The instructor releases 01_tensors; both students sign up, the instructor authorizes them; each
 logs in, fetches the assignment in the Assignments panel, and submits (Ada the solutions, Grace a
 wrong ``flatten_images``, placed in their fetched notebook as if typed); the instructor collects,
-grades with ``./course grade`` and releases the feedback; each student fetches it in the same panel
-and opens it. The scores are checked, and each student's feedback is their own.
+grades with ``./course hub grade``, sees the scores in the formgrader of their own JupyterLab, and
+releases the feedback; each student fetches it in the same panel and opens it. The scores are
+checked, and each student's feedback is their own.
 
 Every server (the hub, the proxy, the students' JupyterLabs and kernels) is started here and
 stopped at the end, whatever happens. COURSE_SCREENSHOTS=docs/img keeps the pictures of each step
@@ -157,9 +158,9 @@ def test_a_class_releases_submits_grades_and_gets_feedback(hub, tmp_path):
         submitted, grading = state / "course" / "submitted", state / "course" / "grading"
         assert sorted(p.name for p in submitted.iterdir()) == sorted(STUDENTS)
         graded = time.monotonic()
-        print(course("grade", str(submitted), "-a", ASSIGNMENT, "-o", str(grading), "-j", "2", "--quiet",
+        print(course("hub", "grade", ASSIGNMENT, "--state", str(state), "-j", "2", "--quiet",
                      *(["--no-sandbox"] if sandbox_missing() else []), timeout=600))
-        print(f"./course grade: {time.monotonic() - graded:.1f} s")
+        print(f"./course hub grade: {time.monotonic() - graded:.1f} s")
         rows = grades(grading / "grades.csv")
         maximum = autograde.max_scores(ASSIGNMENT)
         flatten_points = sum(points for cell, points in maximum.items()
@@ -167,6 +168,18 @@ def test_a_class_releases_submits_grades_and_gets_feedback(hub, tmp_path):
                                  autograde.read_notebook(autograde.notebook_path(REPO.source, ASSIGNMENT))))) == "flatten_images")
         assert float(rows["ada"]["score"]) == sum(maximum.values()), rows["ada"]
         assert float(rows["grace"]["score"]) == sum(maximum.values()) - flatten_points, rows["grace"]
+        # the instructor's own JupyterLab: the formgrader lists what the course grader graded
+        instructor.goto(f"{url}/hub/spawn?next=/user/instructor/formgrader/manage_submissions/{ASSIGNMENT}")
+        formgrader_shots = browser.Shots(tmp_path / "shots", "classroom-formgrader")
+        try:
+            for user in STUDENTS:
+                score = f"{float(rows[user]['score']):g} / {float(rows[user]['max_score']):g}"
+                instructor.locator("tr", has_text=user).locator(f"text={score}").wait_for(timeout=180_000)
+        except Exception:
+            formgrader_shots(instructor, "failed")
+            raise
+        formgrader_rows = {user: instructor.locator("tr", has_text=user).inner_text() for user in STUDENTS}
+        formgrader_shots(instructor, "scores")
         print(course("hub", "feedback", ASSIGNMENT, "--state", str(state)))
 
         seen = {}
@@ -183,6 +196,7 @@ def test_a_class_releases_submits_grades_and_gets_feedback(hub, tmp_path):
             shots(page, f"feedback-{user}")
         print(f"end to end: {time.monotonic() - start:.1f} s")
 
+    assert all("graded" in row and "needs" not in row for row in formgrader_rows.values()), formgrader_rows
     for user in STUDENTS:
         home_feedback = sorted(p for p in (state / "homes" / user / ASSIGNMENT / "feedback").rglob("*.html")
                                if ".ipynb_checkpoints" not in p.parts)  # JupyterLab's own copy of an opened file

@@ -31,6 +31,38 @@ def test_each_lab_gets_the_exchange_and_no_instructor_tools(tmp_path, monkeypatc
     assert '"@jupyter/nbgrader:formgrader": true' in lab and "assignment-list" not in lab
 
 
+def test_the_instructors_lab_has_the_formgrader_on_the_course_graders_gradebook(tmp_path):
+    folders = hub.Folders(tmp_path / "state")
+    hub.make_exchange(folders)
+    hub.write_instructor_config(folders)
+    config = load_config(folders.instructor_config / "nbgrader_config.py")
+    assert config.CourseDirectory.root == str(folders.course)
+    assert config.CourseDirectory.db_url == f"sqlite:///{folders.grading / 'gradebook.db'}"
+    assert config.CourseDirectory.autograded_directory == "grading/autograded"  # ./course hub grade's layout
+    assert config.CourseDirectory.course_id == hub.course_id() and config.Exchange.root == str(folders.exchange)
+    assert config.Execute.timeout == load_config().Execute.timeout  # the course's own settings too
+    assert folders.grading.is_dir()
+    assert not (folders.instructor_config / "jupyter_server_config.json").exists()  # no extension turned off
+    lab = (folders.instructor_config / "labconfig" / "page_config.json").read_text()
+    assert "formgrader" not in lab and "announcements" in lab
+
+
+def test_hub_grade_needs_collected_submissions_and_passes_options_on(tmp_path, monkeypatch, capsys):
+    from course_tools.grading import cli as grader
+
+    state = str(tmp_path / "state")
+    assert hub.main(["grade", "01_tensors", "--state", state, "-j", "2"]) == 1
+    assert "./course hub collect 01_tensors first" in capsys.readouterr().err
+    (tmp_path / "state" / "course" / "submitted" / "ada" / "01_tensors").mkdir(parents=True)
+    calls = []
+    monkeypatch.setattr(grader, "main", lambda argv: calls.append(argv) or 0)
+    assert hub.main(["grade", "01_tensors", "--state", state, "-j", "2", "--force"]) == 0
+    folders = hub.Folders(tmp_path / "state")
+    assert calls == [[str(folders.course / "submitted"), "-a", "01_tensors", "-o", str(folders.grading), "-j", "2", "--force"]]
+    with pytest.raises(SystemExit):
+        hub.main(["collect", "01_tensors", "--state", state, "-j", "2"])  # options belong to grade only
+
+
 def test_system_users_are_named_by_their_account(tmp_path):
     folders = hub.Folders(tmp_path / "state")
     hub.write_student_config(folders, "system")
@@ -144,13 +176,40 @@ def test_the_jupyterhub_config_loads_for_both_kinds_of_users(tmp_path, monkeypat
     if users == "shared":
         assert c.JupyterHub.spawner_class.endswith("SimpleLocalProcessSpawner")
         home = tmp_path / "state" / "homes" / "ada"
-        hook(SimpleNamespace(home_dir=str(home), user=SimpleNamespace(name="ada")))
+        student = SimpleNamespace(home_dir=str(home), user=SimpleNamespace(name="ada"), environment={}, notebook_dir="")
+        hook(student)
         assert sorted(p.name for p in (home / "notebooks").glob("*.ipynb")) == sorted(
             p.name for p in hub.REPO.notebooks.glob("*.ipynb"))
+        assert (student.environment, student.notebook_dir) == ({}, "")  # the students' settings, in their home
+        # the instructor's server: the course folder, with the instructor's settings (the formgrader's)
+        teacher = SimpleNamespace(home_dir=str(tmp_path / "state" / "homes" / "teacher"),
+                                  user=SimpleNamespace(name="teacher"), environment={"OMP_NUM_THREADS": "1"},
+                                  notebook_dir="")
+        hook(teacher)
+        assert teacher.notebook_dir == str(tmp_path / "state" / "course")
+        assert teacher.environment == {"OMP_NUM_THREADS": "1",
+                                       "JUPYTER_CONFIG_PATH": str(tmp_path / "state" / "instructor-config")}
     else:
         assert c.JupyterHub.spawner_class.endswith(".LocalProcessSpawner")
         with pytest.raises(ValueError, match="cannot be a Unix account name"):
             hook.__globals__["ensure_system_user"]("Ada Lovelace")
+
+
+def test_a_roster_makes_the_class_and_lets_its_students_in_at_sign_up(tmp_path, monkeypatch):
+    pytest.importorskip("nativeauthenticator")
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.setattr(hub, "PROXY", tmp_path)
+    env = hub.prepare(hub.Folders(tmp_path / "state"), start_args(tmp_path))
+    monkeypatch.setenv("COURSE_HUB_SETTINGS", env["COURSE_HUB_SETTINGS"])
+
+    def config():
+        return PyFileConfigLoader(hub.CONFIG_TEMPLATE.name, path=str(hub.CONFIG_TEMPLATE.parent)).load_config()
+
+    assert config().Authenticator.allow_all is True  # no roster: sign-up, then the instructor authorizes
+    (tmp_path / "state" / "roster.json").write_text('{"users": ["s001", "s002"]}')
+    c = config()
+    assert c.Authenticator.allow_all is False and c.Authenticator.allowed_users == {"s001", "s002"}
 
 
 def test_ctrl_c_while_the_hub_starts_stops_it_and_its_proxy_without_a_traceback(tmp_path):

@@ -170,3 +170,27 @@ def test_one_student_cannot_read_anothers_home_submission_or_feedback(system_cla
     assert stat.S_IMODE((course / "inbound").stat().st_mode) & 0o007 == 0o003
     assert stat.S_IMODE((course / "feedback").stat().st_mode) & 0o007 == 0o001
     assert ada_inbound.is_dir()
+
+
+def test_the_instructors_account_gets_the_course_folder_and_no_link_in_it_is_followed(tmp_path):
+    """--users system: the instructor's server runs as their own account, whose formgrader writes the
+    gradebook; ``hand_to_instructor`` gives them the course folder, changing a link, never its target."""
+    name = f"tci{secrets.token_hex(3)}"
+    subprocess.run(["useradd", "--user-group", "--no-create-home", name], check=True, capture_output=True)
+    try:
+        folders = hub.Folders(tmp_path / "state")
+        folders.grading.mkdir(parents=True)
+        (folders.grading / "gradebook.db").write_text("")
+        outside = tmp_path / "root-only"
+        outside.write_text("")
+        (folders.course / "planted").symlink_to(outside)
+        folders.settings.write_text(json.dumps({"users": "shared", "instructor": name}))
+        hub.hand_to_instructor(folders)
+        assert folders.course.stat().st_uid == 0  # shared: every server is the hub's user already
+        folders.settings.write_text(json.dumps({"users": "system", "instructor": name}))
+        hub.hand_to_instructor(folders)
+        uid = pwd.getpwnam(name).pw_uid
+        assert [p.stat().st_uid for p in (folders.course, folders.grading, folders.grading / "gradebook.db")] == [uid] * 3
+        assert os.lstat(folders.course / "planted").st_uid == uid and outside.stat().st_uid == 0
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)

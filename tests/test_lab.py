@@ -104,5 +104,5 @@ def test_the_assignments_panel_lists_courses_and_released_assignments(course_lab
 def test_the_formgrader_creates_a_gradebook_with_its_version_table(course_lab):
     server, root = course_lab
     assert [a["name"] for a in server.get("/formgrader/api/assignments")] == REPO.assignments()
-    assert version_table(root / "gradebook.db") == [(nbgrader_course.alembic_head(),)]
+    assert version_table(root / "grading" / "gradebook.db") == [(nbgrader_course.alembic_head(),)]  # the grader's
     assert "Traceback" not in server.log_text()

@@ -17,6 +17,7 @@ import shutil
 import sys
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -24,8 +25,8 @@ import tenacity
 
 from .. import nbgrader_course
 from ..layout import REPO, assignments_in
-from . import assignments, collect, executor, orchestrate, reference, report, sandbox
-from .gradebook import Book
+from . import assignments, collect, executor, late, orchestrate, reference, report, sandbox
+from .gradebook import Book, due_date, record_lateness
 from .limits import Limits
 from .model import Result
 
@@ -45,6 +46,7 @@ class Report:
     dashboard: str | None = None
     problems: list[str] = field(default_factory=list)   # warnings about the submissions folder
     stages: dict[str, list[dict]] = field(default_factory=dict)   # assignment -> each graded submission's stages
+    lateness: list[str] = field(default_factory=list)   # per assignment with a due date: who was late, what it cost
 
     @property
     def unchanged(self) -> int:
@@ -66,16 +68,20 @@ def grade(submissions: str | Path, assignment_ids: list[str] | None = None, *, o
           source: str | Path = REPO.source, limits: Limits | None = None, force: bool = False,
           sandboxed: bool = True, roster: str | Path | None = None, progress: bool = False,
           log: Callable[[str], None] = lambda line: None,
-          on_result: Callable[[Result], None] = lambda result: None) -> Report:
+          on_result: Callable[[Result], None] = lambda result: None,
+          due: datetime | None = None, late_penalty: late.Policy | None = None) -> Report:
     """Grade every submission in ``submissions`` that is new or changed since it was graded.
 
     ``jobs``: worker processes of the local cluster (default: one per core); ``scheduler``: the
     address of an existing Dask cluster instead. ``limits``: default those of ``nbgrader_config.py``.
     ``progress``: a progress bar on stderr; ``log``: the run's messages; ``on_result``: called with
-    each result as it is recorded."""
+    each result as it is recorded. ``due``: the assignment's due date (one assignment; kept in the
+    gradebook for later runs), ``late_penalty``: what lateness costs (``late.Policy``, none by default)."""
     limits = limits or Limits.from_config(REPO.nbgrader_config)
     out, source, submissions = Path(out).resolve(), Path(source).resolve(), Path(submissions)
     names = _check(submissions, assignment_ids, out, source, sandboxed)
+    if due is not None and len(names) != 1:
+        raise GradingError("--due is one assignment's due date: name that assignment with -a")
     try:
         read_roster = collect.read_roster(Path(roster)) if roster else None
     except (OSError, collect.CollectError) as error:
@@ -91,7 +97,7 @@ def grade(submissions: str | Path, assignment_ids: list[str] | None = None, *, o
     try:
         return _grade(submissions, names, bool(assignment_ids), out, source, scratch, db or f"sqlite:///{out / 'gradebook.db'}",
                       limits, sandboxed, read_roster, force, jobs or os.cpu_count() or 1, scheduler, progress,
-                      log, on_result)
+                      log, on_result, (due, late_penalty or late.Policy()))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -142,7 +148,7 @@ class _Cluster:
 
 
 def _grade(submissions, names, explicit, out, source, scratch, db_url, limits, sandboxed, roster, force, jobs,
-           scheduler, progress, log, on_result) -> Report:
+           scheduler, progress, log, on_result, lateness_rule) -> Report:
     log(f"preparing {', '.join(names)} ...")
     specs = {a: assignments.prepare(a, source, out / ".cache", limits) for a in names}
     try:
@@ -173,12 +179,35 @@ def _grade(submissions, names, explicit, out, source, scratch, db_url, limits, s
                     + ("" if sandboxed else " WITHOUT a sandbox"))
                 batch.run(client, todo, limits, sandboxed)
             rows = book.results(names)
+            lateness = _lateness(*lateness_rule, names, found.tasks, rows, book, log)
             report.grades_csv(rows, out / "grades.csv")
         finally:
             book.close()
         link = orchestrate.dashboard(dask._client, not scheduler) if dask._client is not None else None
     return Report(out=out, rows=rows, found=len(found.tasks), graded_now=batch.graded_here, workers=workers,
-                  dashboard=link, problems=list(found.problems), stages=batch.stages)
+                  dashboard=link, problems=list(found.problems), stages=batch.stages,
+                  lateness=lateness)
+
+
+def _lateness(due, policy, names, tasks, rows, book, log) -> list[str]:
+    """Each submission's time and late penalty into the gradebook, from its timestamp.txt and the
+    due date (``due``, else the gradebook's): done at every run, so a new due date or policy applies
+    to submissions graded before. Returns what to print."""
+    lines = []
+    for a in names:
+        deadline = due or due_date(book, a)
+        if deadline is None:
+            continue
+        stamps = {t.student: t.timestamp for t in tasks if t.assignment == a}
+        found = [r for r in rows if r["assignment"] == a and r["student"] in stamps]
+        assessed, problems = late.assess(found, stamps, deadline, policy)
+        for problem in problems:
+            log(f"warning: {a}: {problem}")
+        record_lateness(book, a, deadline, assessed)
+        overdue = [x for x in assessed if x.seconds_late > 0]
+        lines.append(f"\n{a}: due {deadline:%Y-%m-%d %H:%M} UTC; {len(overdue)} of {len(assessed)} submissions late"
+                     + "".join(f"\n  {x.student}: {late.note(x.seconds_late, deadline, x.penalty)}" for x in overdue))
+    return lines
 
 
 def _registered(names, specs, source, scratch, db_url, limits) -> Book:

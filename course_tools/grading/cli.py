@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..layout import REPO
+from . import late
 from .api import GradingError, grade
 from .limits import Limits
 
@@ -45,7 +46,8 @@ def parse_args(argv=None, defaults: Limits | None = None):
     p.add_argument("--roster", type=Path, default=None,
                    help="CSV (UTF-8) with the columns id,name: the LMS id to grade each submission "
                         "(folder, zip or notebook name) under (default: ids made from the names)")
-    p.add_argument("-o", "--out", type=Path, default=Path("grading"), help="output folder (default: grading/)")
+    p.add_argument("-o", "--out", type=Path, default=REPO.grading,
+                   help="output folder (default: grading/ in the course, where ./course lab's formgrader reads)")
     p.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///OUT/gradebook.db), "
                                                "e.g. postgresql://user@host/db")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
@@ -63,6 +65,12 @@ def parse_args(argv=None, defaults: Limits | None = None):
                    help=f"memory per submission ({defaults.memory >> 20} MiB)")
     p.add_argument("--processes", type=int, default=defaults.processes,
                    help=f"processes+threads per submission ({defaults.processes})")
+    p.add_argument("--due", default=None, metavar="'YYYY-MM-DD HH:MM'",
+                   help="the assignment's due date (UTC unless a zone follows: +01:00); with one -a. Kept in the "
+                        "gradebook: later runs (and a date set in nbgrader's formgrader) use it without --due")
+    p.add_argument("--late-penalty", type=_policy, default=late.Policy(), metavar="POLICY",
+                   help="what lateness costs, from each submission's timestamp.txt: none (default), all, N/hour, "
+                        "N/day, N%%/hour, N%%/day (points, or percent of the assignment's, per started hour or day)")
     p.add_argument("--force", action="store_true", help="regrade everything, changed or not")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run kernels without bubblewrap (resource limits only): for trusted code only")
@@ -72,6 +80,13 @@ def parse_args(argv=None, defaults: Limits | None = None):
     return p.parse_args(argv)
 
 
+def _policy(text: str) -> late.Policy:
+    try:
+        return late.parse_policy(text)
+    except late.LateError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def main(argv=None) -> int:
     defaults = Limits.from_config(REPO.nbgrader_config)
     args = parse_args(argv, defaults)
@@ -79,9 +94,15 @@ def main(argv=None) -> int:
                      memory=args.memory, processes=args.processes)
     say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     try:
+        due = late.parse_time(args.due) if args.due else None
+    except late.LateError as error:
+        print(f"error: --due: {error}", file=sys.stderr)
+        return 2
+    try:
         done = grade(args.submissions, args.assignment, out=args.out, db=args.db, jobs=args.jobs,
                      scheduler=args.scheduler, source=args.source, limits=limits, force=args.force,
-                     sandboxed=not args.no_sandbox, roster=args.roster, progress=not args.quiet, log=say)
+                     sandboxed=not args.no_sandbox, roster=args.roster, progress=not args.quiet, log=say,
+                     due=due, late_penalty=args.late_penalty)
     except GradingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -89,6 +110,8 @@ def main(argv=None) -> int:
     print(f"\n{done.found} submissions found: {done.unchanged} unchanged since they were graded, "
           f"{done.graded_now} graded now")
     print(f"\ngrades: {done.out / 'grades.csv'}\nfeedback: {done.out / 'feedback'}/<student>/<assignment>.html")
+    for line in done.lateness:
+        print(line)
     if args.timings and done.stages:
         print("\n" + done.timings())
     return 0

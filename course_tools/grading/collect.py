@@ -161,10 +161,13 @@ def _task(student: str, spec: AssignmentSpec, files: dict[str, Path | None], not
           flags: list[str], extras_allowed: bool = True) -> Task:
     paths = [p for p in files.values() if p]
     extras = _extras(paths[0].parent, paths) if paths and extras_allowed else []
+    stamp = paths[0].parent / "timestamp.txt" if paths else None
+    stamp = stamp if stamp and stamp.is_file() and not stamp.is_symlink() else None  # nbgrader's, from submit
     return Task(student=student, assignment=spec.name,
                 files={k: str(v) if v else "" for k, v in files.items()},
                 extra_files=[str(p) for p in extras], content_hash=_hash(paths + extras),
-                notes=notes, flags=flags)
+                notes=notes, flags=flags,
+                timestamp=stamp.read_text(errors="replace")[:200].strip() if stamp else "")
 
 
 def match(student: str, notebooks: list[Path], specs: dict[str, AssignmentSpec],

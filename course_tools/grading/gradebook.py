@@ -143,6 +143,36 @@ class Book:
             raise
 
 
+def record_lateness(book: Book, assignment: str, due, lateness) -> None:
+    """The due date, and each submission's time and late penalty, in nbgrader's tables (the
+    formgrader shows the times; nbgrader's export lists the penalty, ``./course grades export`` subtracts it).
+    nbgrader keeps a penalty per notebook: it is put on the assignment's first notebook."""
+    def attempt():
+        db = book.gb.db
+        try:
+            book.gb.find_assignment(assignment).duedate = due
+            for late in lateness:
+                submission = book.gb.find_submission(assignment, late.student)
+                submission.timestamp = late.submitted
+                for k, nb in enumerate(sorted(submission.notebooks, key=lambda n: n.name)):
+                    nb.late_submission_penalty = late.penalty if k == 0 else 0.0
+            db.commit()
+        except Exception:
+            db.rollback()
+            raise
+    _retry(attempt)
+
+
+def due_date(book: Book, assignment: str):
+    """The assignment's due date in the gradebook (set by an earlier ``--due``, nbgrader, or the formgrader), or None."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        return book.gb.find_assignment(assignment).duedate
+    except MissingEntry:
+        return None
+
+
 def _new_submission(db, assignment, student):
     """nbgrader's Gradebook.add_submission, without its own commit."""
     from nbgrader.api import Comment, Grade, SubmittedAssignment, SubmittedNotebook

@@ -88,6 +88,7 @@ class Task:
     content_hash: str
     notes: list[str] = field(default_factory=list)   # from collection (renamed notebook, ...)
     flags: list[str] = field(default_factory=list)
+    timestamp: str = ""          # nbgrader's timestamp.txt beside the submission: when it was handed in
 
 
 @dataclass

@@ -104,3 +104,15 @@ def submission(answers: dict[str, str] | None = None, before_tests: str | None =
         new_cells.append(new_code_cell(src, id=f"student-end-{k}"))
     nb.cells = new_cells
     return nb
+
+
+WRITTEN_ID, WRITTEN_POINTS = "explain_double", 2
+
+
+def with_written_answer(nb, answer: str = "### BEGIN SOLUTION\nIt multiplies by two.\n### END SOLUTION"):
+    """``nb`` with a manually graded answer cell at the end (a markdown solution cell worth
+    ``WRITTEN_POINTS``), as an instructor adds for a question in words."""
+    nb.cells.append(new_markdown_cell(answer, id=WRITTEN_ID, metadata={"nbgrader": {
+        "grade": True, "solution": True, "locked": False, "grade_id": WRITTEN_ID, "points": WRITTEN_POINTS,
+        "schema_version": 3}}))
+    return nb
