@@ -4,7 +4,7 @@ and (through ``hint``) the likely mistake, so a student knows what to fix, not o
     from torchcourse.checks import expect, expect_tensor, expect_float, cell_passed
     expect(isinstance(out, tuple), "describe should return a tuple")
     expect_tensor(flatten_images(x), torch.zeros(2, 12), name="flatten_images(x)",
-                  hint="keep the batch dimension: x.reshape(x.shape[0], -1)")
+                  hint="keep the batch dimension: one row per example")
     cell_passed("flatten_images")    # the cell's last line: one short line when every check passed
 
 A failing check shows only its message and hint (``CheckFailed`` renders itself in IPython
@@ -280,7 +280,7 @@ def on_other_device(fn, *args, name: str = "the function", hint: str | None = No
         raise CheckFailed(_with_hint(
             f"{name} mixed devices for inputs on another device (PyTorch's meta device stands in for "
             f"a GPU here): {first_line}. Create new tensors on the input's device "
-            "(device=x.device, torch.zeros_like(x), ...) or move them there.", hint)) from None
+            "(a device= argument, torch.zeros_like and its kin, ...) or move them there.", hint)) from None
 
 
 def _names_meta(value) -> bool:
@@ -397,13 +397,13 @@ def on_other_device_with_values(fn, *args, name: str = "the function", hint: str
         raise CheckFailed(_with_hint(
             f"{name} mixed devices for inputs on another device (PyTorch's meta device stands in for "
             f"a GPU here): {first_line}. Create new tensors on the input's device "
-            "(device=x.device, torch.zeros_like(x), ...) or move them there.", hint)) from None
+            "(a device= argument, torch.zeros_like and its kin, ...) or move them there.", hint)) from None
     tensors = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
     for value in tensors:
         if value.device.type != "meta":
             raise CheckFailed(_with_hint(
                 f"{name}: for inputs on another device (a GPU), the result is on {value.device}. "
-                "Create new tensors on the input's device (device=x.device, torch.zeros_like(x), ...).",
+                "Create new tensors on the input's device (a device= argument, torch.zeros_like and its kin, ...).",
                 hint))
     device = str(tensors[0].device) if tensors else None
     try:
@@ -471,6 +471,6 @@ def run_on_meta(fn, *args, name: str = "the result", hint: str | None = None, **
         if isinstance(value, torch.Tensor) and value.device.type != "meta":
             raise CheckFailed(_with_hint(
                 f"{name}: for inputs on another device (a GPU), the result is on {value.device}. "
-                "Create new tensors on the input's device (device=x.device, torch.zeros_like(x), ...).",
+                "Create new tensors on the input's device (a device= argument, torch.zeros_like and its kin, ...).",
                 hint))
     return out

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .mnist import score
+from .mnist import device_batches, score
 
 
 @dataclass(frozen=True)
@@ -104,9 +104,8 @@ def train_measured(model: nn.Module, data: DigitsSplit, *, epochs: int, optimize
     history: list[dict] = []
     for epoch in range(1, epochs + 1):
         model.train()
-        order = torch.randperm(len(X), device=X.device, generator=generator)
-        for rows in order.split(batch_size):
-            loss = loss_fn(model(X[rows]), y[rows])
+        for xb, yb in device_batches(X, y, batch_size, generator):
+            loss = loss_fn(model(xb), yb)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

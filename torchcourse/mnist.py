@@ -41,18 +41,20 @@ _RAW: dict = {}  # (root, train) -> (uint8 images [N, 28, 28], int64 labels [N])
 def raw_tensors(root=None, train: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """The images as stored (uint8 ``[N, 28, 28]``, 0..255) and the labels (int64 ``[N]``), on the CPU.
 
-    Read once per process through torchvision (offline), then cached; do not modify them in place.
+    Read once per process with torchvision's readers of the raw idx files (the ones its ``MNIST``
+    data set uses; offline), then cached; do not modify them in place.
     """
-    from torchvision.datasets import MNIST
+    from torchvision.datasets.mnist import read_image_file, read_label_file
 
     from .data import ensure_mnist
 
     root = str(root if root is not None else data_root())
     key = (root, bool(train))
     if key not in _RAW:
-        ensure_mnist(root)
-        dataset = MNIST(root, train=train, download=False)
-        _RAW[key] = (dataset.data, dataset.targets)
+        raw = ensure_mnist(root)
+        prefix = "train" if train else "t10k"
+        _RAW[key] = (read_image_file(str(raw / f"{prefix}-images-idx3-ubyte")),
+                     read_label_file(str(raw / f"{prefix}-labels-idx1-ubyte")))
     return _RAW[key]
 
 
@@ -129,12 +131,11 @@ def mlp(hidden: int = 200) -> nn.Sequential:
     the negative logits; it is left out here). A leading ``Flatten`` accepts ``[N, 784]`` and
     ``[N, 1, 28, 28]`` alike.
     """
-    return nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(784, hidden), nn.LeakyReLU(),
-        nn.Linear(hidden, hidden), nn.LeakyReLU(),
-        nn.Linear(hidden, 10),
-    )
+    widths = (784, hidden, hidden, 10)
+    layers: list[nn.Module] = [nn.Flatten()]
+    for n_in, n_out in zip(widths, widths[1:]):
+        layers += [nn.Linear(n_in, n_out), nn.LeakyReLU()]
+    return nn.Sequential(*layers[:-1])   # logits: no activation after the last layer
 
 
 class ToImage(nn.Module):
@@ -186,11 +187,10 @@ def score_sums(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: i
     correct = torch.zeros((), dtype=torch.int64, device=X.device)
     try:
         with _autocast(X.device, amp_dtype):
-            for start in range(0, X.shape[0], batch_size):
-                logits = model(X[start:start + batch_size])
-                target = y[start:start + batch_size]
-                loss_sum += F.cross_entropy(logits.float(), target, reduction="sum")
-                correct += (logits.argmax(dim=1) == target).sum()
+            for xb, yb in zip(X.split(batch_size), y.split(batch_size)):
+                logits = model(xb)
+                loss_sum += F.cross_entropy(logits.float(), yb, reduction="sum")
+                correct += logits.argmax(dim=1).eq(yb).sum()
     finally:
         model.train(was_training)
     return loss_sum, correct
@@ -252,8 +252,11 @@ def train_timed(model: nn.Module, batches, test: tuple[torch.Tensor, torch.Tenso
         step, epoch, samples, seconds, train_loss, test_loss, test_acc), ``seconds``, ``steps``,
         ``best_acc``, ``final_acc`` and ``out_of_time`` (True when ``max_seconds`` ended it).
     """
-    device = next(model.parameters()).device
-    X_test, y_test = test
+    devices = {p.device for p in model.parameters()}
+    if len(devices) != 1:
+        raise ValueError(f"train_timed needs a model whose parameters are on one device, got {sorted(map(str, devices))}")
+    (device,) = devices
+    X_eval, y_eval = test
     targets = sorted(set(float(t) for t in targets))
     reached: dict[float, float | None] = {t: None for t in targets}
     make_batches = batches if callable(batches) else (lambda epoch: batches)
@@ -270,7 +273,7 @@ def train_timed(model: nn.Module, batches, test: tuple[torch.Tensor, torch.Tenso
         return loss.detach()
 
     if warmup_steps:
-        saved = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()),
+        saved = ({k: v.clone() for k, v in model.state_dict().items()}, copy.deepcopy(optimizer.state_dict()),
                  copy.deepcopy(scheduler.state_dict()) if scheduler is not None else None)
         model.train()
         done = 0
@@ -280,7 +283,7 @@ def train_timed(model: nn.Module, batches, test: tuple[torch.Tensor, torch.Tenso
                 done += 1
                 if done == warmup_steps:
                     break
-        score_sums(model, X_test[:2000], y_test[:2000], amp_dtype=amp_dtype)
+        score_sums(model, X_eval[:2000], y_eval[:2000], amp_dtype=amp_dtype)
         model.load_state_dict(saved[0])
         optimizer.load_state_dict(saved[1])
         if scheduler is not None:
@@ -302,9 +305,9 @@ def train_timed(model: nn.Module, batches, test: tuple[torch.Tensor, torch.Tenso
 
     def evaluate(epoch: float) -> None:
         nonlocal since_eval, loss_sum, stop
-        test_loss_sum, correct = score_sums(model, X_test, y_test, amp_dtype=amp_dtype)
-        acc = correct.item() / len(y_test)
-        test_loss = test_loss_sum.item() / len(y_test)
+        test_loss_sum, correct = score_sums(model, X_eval, y_eval, amp_dtype=amp_dtype)
+        acc = correct.item() / len(y_eval)
+        test_loss = test_loss_sum.item() / len(y_eval)
         train_loss = loss_sum.item() / max(since_eval, 1)
         history.append(dict(step=steps, epoch=epoch, samples=samples, seconds=clock,
                             train_loss=train_loss, test_loss=test_loss, test_acc=acc))
@@ -325,7 +328,7 @@ def train_timed(model: nn.Module, batches, test: tuple[torch.Tensor, torch.Tenso
     for epoch in range(epochs):
         epoch_batches = make_batches(epoch)
         per_epoch = len(epoch_batches) if hasattr(epoch_batches, "__len__") else None
-        started = time.perf_counter()
+        tic = time.perf_counter()
         for i, (xb, yb) in enumerate(epoch_batches):
             loss_sum += step(xb, yb)
             steps += 1
@@ -333,20 +336,20 @@ def train_timed(model: nn.Module, batches, test: tuple[torch.Tensor, torch.Tenso
             samples += len(yb)
             out_of_steps = max_steps is not None and steps >= max_steps
             # without a sync this reads a little early on a GPU: fine for a budget
-            over_budget = max_seconds is not None and clock + time.perf_counter() - started >= max_seconds
+            over_budget = max_seconds is not None and clock + time.perf_counter() - tic >= max_seconds
             if (eval_every and steps % eval_every == 0) or out_of_steps or over_budget:
                 synchronize(device)
-                clock += time.perf_counter() - started
+                clock += time.perf_counter() - tic
                 evaluate(epoch + (i + 1) / per_epoch if per_epoch else epoch + 0.5)
                 if max_seconds is not None and clock >= max_seconds:
                     stop = out_of_time = True
                 stop = stop or out_of_steps
                 if stop:
                     break
-                started = time.perf_counter()
+                tic = time.perf_counter()
         else:
             synchronize(device)
-            clock += time.perf_counter() - started
+            clock += time.perf_counter() - tic
             if since_eval:
                 evaluate(epoch + 1.0)
             if max_seconds is not None and clock >= max_seconds:
