@@ -14,7 +14,8 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+from .notebook_rules import SOLUTION_BLOCK, grade_id, is_solution_cell
+
 MIN_CHARS = 14  # a shorter statement (``return x``, ``total = 0``, ``h = h0``) says nothing about an answer
 MIN_EXPRESSION = 6  # ... but a short computed value can be the whole answer (``x @ w.T + b``)
 COMPUTED = (ast.BinOp, ast.UnaryOp, ast.Call, ast.Subscript, ast.Compare, ast.BoolOp, ast.IfExp, ast.Tuple)
@@ -94,18 +95,13 @@ def statements(exercise: str, block: str) -> list[Statement]:
     return list(dict.fromkeys(found))
 
 
-def nbgrader(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
 def solution_statements(source_nb) -> list[Statement]:
     """Every statement of every solution block of a source notebook, by exercise (its grade id)."""
     found = []
     for cell in source_nb.cells:
-        meta = nbgrader(cell)
-        if meta.get("solution") and cell.cell_type == "code":
+        if is_solution_cell(cell) and cell.cell_type == "code":
             for block in SOLUTION_BLOCK.findall(cell.source):
-                found.extend(statements(meta.get("grade_id", "?"), block))
+                found.extend(statements(grade_id(cell) or "?", block))
     return found
 
 
@@ -114,8 +110,7 @@ def readable_text(nb) -> list[tuple[str, str]]:
     a released solution cell keeps its signature and docstring, which are read too)."""
     texts = []
     for index, cell in enumerate(nb.cells):
-        meta = nbgrader(cell)
-        where = meta.get("grade_id") or cell.get("id") or f"cell {index}"
+        where = grade_id(cell) or cell.get("id") or f"cell {index}"
         texts.append((f"{cell.cell_type} {where}", normalise(cell.source)))
     return texts
 
