@@ -190,20 +190,20 @@ def _grade(submissions, names, explicit, out, source, scratch, db_url, limits, s
 
 
 def _lateness(due, policy, names, tasks, rows, book, log) -> list[str]:
-    """Each submission's time and late penalty into the gradebook, from its timestamp.txt and the
-    due date (``due``, else the gradebook's): done at every run, so a new due date or policy applies
-    to submissions graded before. Returns what to print."""
+    """Each submission's time (nbgrader's formgrader needs it) and late penalty into the gradebook,
+    from its timestamp.txt and the due date (``due``, else the gradebook's): done at every run, so a
+    new due date or policy applies to submissions graded before. Returns what to print."""
     lines = []
     for a in names:
         deadline = due or due_date(book, a)
-        if deadline is None:
-            continue
         stamps = {t.student: t.timestamp for t in tasks if t.assignment == a}
         found = [r for r in rows if r["assignment"] == a and r["student"] in stamps]
         assessed, problems = late.assess(found, stamps, deadline, policy)
         for problem in problems:
             log(f"warning: {a}: {problem}")
-        record_lateness(book, a, deadline, assessed)
+        record_lateness(book, a, deadline, assessed)  # the submissions' times even without a due date
+        if deadline is None:
+            continue
         overdue = [x for x in assessed if x.seconds_late > 0]
         lines.append(f"\n{a}: due {deadline:%Y-%m-%d %H:%M} UTC; {len(overdue)} of {len(assessed)} submissions late"
                      + "".join(f"\n  {x.student}: {late.note(x.seconds_late, deadline, x.penalty)}" for x in overdue))

@@ -144,13 +144,16 @@ class Book:
 
 
 def record_lateness(book: Book, assignment: str, due, lateness) -> None:
-    """The due date, and each submission's time and late penalty, in nbgrader's tables (the
+    """The due date (if any), and each submission's time and late penalty, in nbgrader's tables (the
     formgrader shows the times; nbgrader's export lists the penalty, ``./course grades export`` subtracts it).
-    nbgrader keeps a penalty per notebook: it is put on the assignment's first notebook."""
+    nbgrader keeps a penalty per notebook: it is put on the assignment's first notebook. The time
+    must be the one of the submission's timestamp.txt: nbgrader's formgrader counts a submission as
+    autograded only when the gradebook's time is that of the submitted copy."""
     def attempt():
         db = book.gb.db
         try:
-            book.gb.find_assignment(assignment).duedate = due
+            if due is not None:
+                book.gb.find_assignment(assignment).duedate = due
             for late in lateness:
                 submission = book.gb.find_submission(assignment, late.student)
                 submission.timestamp = late.submitted

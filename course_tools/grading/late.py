@@ -93,7 +93,8 @@ class Lateness:
     penalty: float
 
 
-def assess(rows: list[dict], timestamps: dict[str, str], due: datetime, policy: Policy) -> tuple[list[Lateness], list[str]]:
+def assess(rows: list[dict], timestamps: dict[str, str], due: datetime | None,
+           policy: Policy) -> tuple[list[Lateness], list[str]]:
     """Each graded submission's lateness and penalty (``rows``: the grader's results, with student,
     score and max_score; ``timestamps``: student -> the text of their timestamp.txt). Returns them
     and the problems to report (a timestamp that cannot be read counts as on time)."""
@@ -106,6 +107,6 @@ def assess(rows: list[dict], timestamps: dict[str, str], due: datetime, policy: 
                 submitted = parse_time(text)
             except LateError as error:
                 problems.append(f"{row['student']}: timestamp.txt: {error}; taken as on time")
-        seconds = (submitted - due).total_seconds() if submitted else 0.0
+        seconds = (submitted - due).total_seconds() if submitted and due else 0.0
         out.append(Lateness(row["student"], submitted, seconds, policy.penalty(seconds, row["score"], row["max_score"])))
     return out, problems
