@@ -110,6 +110,9 @@ def test_the_instructor_sees_the_scores_and_grades_a_written_answer(graded_lab, 
             page.locator("tr", has_text="bob").locator("a").first.click()
             page.locator("a", has_text=toy.NAME).first.click()
             page.wait_for_selector(f"input.score#{toy.WRITTEN_ID}")
+            # the page's script binds the score fields to their grades once its API calls are answered:
+            # a score typed before then is never saved (seen on a loaded machine)
+            page.wait_for_load_state("networkidle")
             answer = page.get_by_text("bob: it doubles its input").count()
             page.fill(f"input.score#{toy.WRITTEN_ID}", f"{toy.WRITTEN_POINTS}")
             with page.expect_response(lambda r: "/formgrader/api/grade/" in r.url and r.request.method == "PUT") as saved:
