@@ -186,7 +186,7 @@ def test_notebook_time_limit(tmp_path):
     from course_tools.grading import assignments, report
     from course_tools.grading.limits import Limits
     from course_tools.grading.model import Task
-    from course_tools.grading.sandbox import SandboxConfig
+    from course_tools.grading.context import Context
     from course_tools.grading.submission import grade_task
 
     toy.make_source(tmp_path / "source")
@@ -200,7 +200,7 @@ def test_notebook_time_limit(tmp_path):
     nbformat.write(nb, tmp_path / "toy.ipynb")
     task = Task(student="slow", assignment="toy", files={"toy": str(tmp_path / "toy.ipynb")},
                     extra_files=[], content_hash="x")
-    result = grade_task(task, spec, tmp_path / "scratch", limits, SandboxConfig())
+    result = grade_task(task, spec, Context(limits))
     assert result.status == "graded" and result.score == 0, result
     assert any("notebook's time limit (6 s) was reached" in n for n in result.notes), result.notes
     assert {c.status for c in result.cells} == {"not run"}, result.cells
@@ -216,7 +216,7 @@ def test_a_hidden_failure_inside_try_finally_names_its_case(tmp_path):
     from course_tools.grading import assignments
     from course_tools.grading.limits import Limits
     from course_tools.grading.model import Task
-    from course_tools.grading.sandbox import SandboxConfig
+    from course_tools.grading.context import Context
     from course_tools.grading.submission import grade_task
 
     points, test = toy.TESTS["test_double"]
@@ -237,6 +237,6 @@ def test_a_hidden_failure_inside_try_finally_names_its_case(tmp_path):
     nbformat.write(toy.submission({"double": answer}), tmp_path / "toy.ipynb")
     task = Task(student="s", assignment="toy", files={"toy": str(tmp_path / "toy.ipynb")}, extra_files=[],
                 content_hash="x")
-    result = grade_task(task, spec, tmp_path / "scratch", limits, SandboxConfig())
+    result = grade_task(task, spec, Context(limits))
     cell = next(c for c in result.cells if c.grade_id == "test_double")
     assert cell.points == 0 and cell.message == "a hidden test failed: a longer tensor", cell

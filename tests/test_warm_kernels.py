@@ -227,6 +227,7 @@ def test_nothing_crosses_submissions_through_a_spare(tmp_path):
     both are graded in full."""
     from course_tools.grading import assignments, sandbox
     from course_tools.grading.model import Task
+    from course_tools.grading.context import Context
     from course_tools.grading.submission import grade_task
     from grader_fixtures import toy
 
@@ -244,8 +245,7 @@ def test_nothing_crosses_submissions_through_a_spare(tmp_path):
             nbformat.write(toy.submission(before_tests=cell), tmp_path / f"{student}.ipynb")
             task = Task(student=student, assignment="toy", files={"toy": str(tmp_path / f"{student}.ipynb")},
                         extra_files=[], content_hash="x")
-            results.append(grade_task(task, spec, tmp_path / "scratch", limits, SandboxConfig(),
-                                      reference_run=True, kernels=kernels))
+            results.append(grade_task(task, spec, Context(limits, reference_run=True, kernels=kernels)))
         assert kernels.taken == 1 and kernels.spare is not None, (kernels.launched, kernels.taken)
     finally:
         kernels.close()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from .code_device import cpu_draws, moves_input
 from .code_flow import Derivation, is_autograd_path
 from .code_reading import Program, Use, Where, reach
-from .model import CellScore
+from .model import CellScore, CellStatus
 
 # ---------------------------------------------------------------------------------------- the rules
 
@@ -382,8 +382,8 @@ def apply(scores: list[CellScore], violations: list[Violation], exercises: list[
     out = []
     for score in scores:
         violation = first.get(owner(score.grade_id, exercises))
-        if violation is None or score.status == "tampered":
+        if violation is None or score.status == CellStatus.TAMPERED:
             out.append(score)
         else:
-            out.append(CellScore(score.grade_id, 0.0, score.max_points, "failed", violation.message))
+            out.append(CellScore(score.grade_id, 0.0, score.max_points, CellStatus.FAILED, violation.message))
     return out

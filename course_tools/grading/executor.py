@@ -30,7 +30,7 @@ from distributed import WorkerPlugin
 
 from .. import files
 from .limits import Limits
-from .model import AssignmentSpec, Result, Task
+from .model import AssignmentSpec, Task
 from .warm import Kernels
 
 EXTRA_FILES_CAP = 64 << 20   # what submission._stage copies of a submission's other files, at most
@@ -206,7 +206,7 @@ def grade(parcel: Parcel, assignment: Bundle, limits: Limits, sandboxed: bool, c
     """A Dask task: grade one submission in this worker process; the ``Result`` as plain data.
     ``more``: other submissions follow, so the worker launches the next kernel meanwhile (none is
     launched for nothing at the end of a batch)."""
-    from .sandbox import SandboxConfig
+    from .context import Context
     from .submission import grade_task
 
     _check(checkout)
@@ -217,7 +217,7 @@ def grade(parcel: Parcel, assignment: Bundle, limits: Limits, sandboxed: bool, c
     try:
         task = unpack(parcel, folder)
         state.kernels.spares = more
-        return grade_task(task, spec, folder, limits, SandboxConfig(enabled=sandboxed), kernels=state.kernels).to_json()
+        return grade_task(task, spec, Context.of(limits, sandboxed, kernels=state.kernels)).to_json()
     finally:
         timer.cancel()
         shutil.rmtree(folder, ignore_errors=True)
@@ -235,9 +235,3 @@ def reference_run(assignment: Bundle, limits: Limits, sandboxed: bool, seed: int
     finally:
         timer.cancel()
 
-
-def failed(task: Task, why: str) -> Result:
-    """The result of a submission the grader could not grade (its worker died, ...)."""
-    return Result(student=task.student, assignment=task.assignment, content_hash=task.content_hash,
-                  status="failed", score=0.0, max_score=0.0, cells=[], flags=["grader error: " + why],
-                  notes=[why], tampered=False, notebooks={}, seconds=0.0)

@@ -128,7 +128,7 @@ class Book:
                     grade.auto_score = scores[grade.name]
                     grade.needs_manual_grade = grade.manual_score is not None
             row = dict(assignment=result.assignment, student=result.student,
-                       content_hash=result.content_hash, fingerprint=fingerprint, status=result.status,
+                       content_hash=result.content_hash, fingerprint=fingerprint, status=str(result.status),
                        score=result.score, max_score=result.max_score,
                        tampered="y" if result.tampered else "n", flags=json.dumps(result.flags),
                        notes=json.dumps(result.notes),

@@ -59,6 +59,7 @@ from pathlib import Path
 import torchcourse
 
 from . import probe
+from .model import RunStatus
 
 # Code under the course package counts as library code (its hooks and wrappers are trusted).
 TRUSTED = str(Path(torchcourse.__file__).resolve().parent)
@@ -152,7 +153,7 @@ class Guard:
     def canary_fails(self) -> bool:
         """Run a check that must fail through the normal path (IPython's events and all)."""
         status, outputs = self.client.run_code(CANARY, 30, silent=False)
-        return status == "error" and any(o.get("output_type") == "error" for o in outputs)
+        return status == RunStatus.ERROR and any(o.get("output_type") == "error" for o in outputs)
 
 
 def _label(space: str) -> str:

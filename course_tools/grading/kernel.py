@@ -45,6 +45,7 @@ from torchcourse.record import MIME as RECORD_MIME
 
 from . import sandbox
 from .limits import Limits
+from .model import RunStatus
 from .sandbox import KernelPaths, SandboxConfig
 
 INTERRUPT_GRACE_S = 10     # a cell gets this long to stop after the interrupt, then it is killed
@@ -64,11 +65,10 @@ class KernelFailed(RuntimeError):
 
 @dataclass
 class Outcome:
-    """How one cell ended: ok | error | timeout (interrupted at its limit, kernel alive) | hung
-    (ignored the interrupt, killed) | dead (the kernel died) | limits (killed past a limit)."""
-    status: str
+    """How one cell ended (``RunStatus``), with its execution count."""
+    status: RunStatus
     execution_count: int | None = None
-    what: str = ""              # for "limits": which limit, in words
+    what: str = ""              # for LIMITS: which limit, in words
 
 
 CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
@@ -298,7 +298,7 @@ class GradingClient(NotebookClient):
         try:
             self.execute_cell(cell, index)
         except DeadKernelError:
-            return self._verdict if self._verdict and self._verdict.status != "timeout" else Outcome("dead")
+            return self._verdict if self._verdict and self._verdict.status != RunStatus.TIMEOUT else Outcome(RunStatus.DEAD)
         finally:
             self._stop_watchdog()
         cell = self.nb.cells[index]
@@ -308,15 +308,16 @@ class GradingClient(NotebookClient):
                 text=f"\n[grader: {self._dropped} more bytes of output were dropped]\n"))
         if self._verdict is not None:
             return self._verdict
-        return Outcome("error" if any(o.output_type == "error" for o in cell.outputs) else "ok",
+        failed = any(o.output_type == "error" for o in cell.outputs)
+        return Outcome(RunStatus.ERROR if failed else RunStatus.OK,
                        cell.get("execution_count"))
 
-    def run_code(self, code: str, timeout: float, silent: bool) -> tuple[str, list]:
+    def run_code(self, code: str, timeout: float, silent: bool) -> tuple[RunStatus, list]:
         """Run code the grader wrote (not a cell of the notebook): ``(status, outputs)``, status
         ok | error | timeout | dead. ``silent`` runs it without history or IPython's events."""
         return run_sync(self._run_code)(code, timeout, silent)
 
-    async def _run_code(self, code: str, timeout: float, silent: bool) -> tuple[str, list]:
+    async def _run_code(self, code: str, timeout: float, silent: bool) -> tuple[RunStatus, list]:
         msg_id = self.kc.execute(code, silent=silent, store_history=False, allow_stdin=False,
                                  stop_on_error=False)
         deadline = time.monotonic() + timeout
@@ -324,13 +325,13 @@ class GradingClient(NotebookClient):
         idle = reply = None
         while idle is None or reply is None:
             if time.monotonic() > deadline:
-                return "timeout", outputs
+                return RunStatus.TIMEOUT, outputs
             channel = self.kc.iopub_channel if idle is None else self.kc.shell_channel
             try:
                 msg = await channel.get_msg(timeout=min(max(deadline - time.monotonic(), 0.01), 1.0))
             except Exception:  # queue.Empty: nothing for a second
                 if not await self._alive():
-                    return "dead", outputs
+                    return RunStatus.DEAD, outputs
                 continue
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
@@ -340,7 +341,7 @@ class GradingClient(NotebookClient):
                 idle = True
             elif msg["msg_type"] in ("stream", "error", "display_data", "execute_result"):
                 outputs.append(nbformat.v4.output_from_msg(msg))
-        return ("error" if reply.get("status") == "error" else "ok"), outputs
+        return (RunStatus.ERROR if reply.get("status") == "error" else RunStatus.OK), outputs
 
     # ------------------------------------------------------------------ output caps
 
@@ -398,19 +399,19 @@ class GradingClient(NotebookClient):
             await asyncio.sleep(WATCH_EVERY_S)
             over = self._over_limits()
             if over:
-                self._verdict = Outcome("limits", what=over)
+                self._verdict = Outcome(RunStatus.LIMITS, what=over)
                 self._kill_sandbox()
                 return
             now = time.monotonic()
             if not interrupted and now > deadline:
                 interrupted = True
-                self._verdict = Outcome("timeout")
+                self._verdict = Outcome(RunStatus.TIMEOUT)
                 try:
                     await self.km.interrupt_kernel()
                 except Exception:
                     pass
             elif interrupted and now > deadline + INTERRUPT_GRACE_S:
-                self._verdict = Outcome("hung")
+                self._verdict = Outcome(RunStatus.HUNG)
                 self._kill_sandbox()
                 return
 

@@ -10,6 +10,50 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 
+class _Words(str, Enum):
+    """A status that is also its own words: compares equal to them, prints and serialises as them."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+class CellStatus(_Words):
+    """How one test cell was scored."""
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_RUN = "not run"
+    TAMPERED = "tampered"
+
+    @property
+    def css(self) -> str:
+        """The feedback page's class for it (no spaces)."""
+        return self.value.replace(" ", "")
+
+
+class ResultStatus(_Words):
+    """How grading one submission ended."""
+    GRADED = "graded"
+    FAILED = "failed"     # the grader could not grade it (its worker died, an unreadable notebook, ...)
+    MISSING = "missing"   # no notebook of the assignment in the submission
+
+
+class RunStatus(_Words):
+    """How the kernel ran one piece of code."""
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"   # interrupted at its time limit, the kernel alive
+    HUNG = "hung"         # ignored the interrupt: the kernel was killed
+    DEAD = "dead"         # the kernel died
+    LIMITS = "limits"     # the sandbox went past a process or memory limit: killed
+
+    @property
+    def kills_kernel(self) -> bool:
+        return self in (RunStatus.HUNG, RunStatus.DEAD, RunStatus.LIMITS)
+
+
 class Stage(str, Enum):
     """The stages of grading one submission, as the throughput benchmark reports them."""
     START = "sandbox and kernel start"
@@ -43,8 +87,16 @@ class CellScore:
     grade_id: str
     points: float
     max_points: float
-    status: str          # passed | failed | not run | tampered
+    status: CellStatus
     message: str = ""    # for the student: the check's message, or why it was not run
+
+    def __post_init__(self):
+        self.status = CellStatus(self.status)
+
+    @classmethod
+    def not_run(cls, grade_cells, why: str, scored: set[str] = frozenset()) -> list["CellScore"]:
+        """Zero points, ``why``, for each ``(grade_id, points)`` of ``grade_cells`` not in ``scored``."""
+        return [cls(g, 0.0, p, CellStatus.NOT_RUN, why) for g, p in grade_cells if g not in scored]
 
 
 @dataclass
@@ -78,6 +130,10 @@ class AssignmentSpec:
     def max_score(self) -> float:
         return sum(nb.max_score for nb in self.notebooks)
 
+    @property
+    def grade_cells(self) -> list[tuple[str, float]]:
+        return [cell for nb in self.notebooks for cell in nb.grade_cells]
+
 
 @dataclass
 class Task:
@@ -96,7 +152,7 @@ class Result:
     student: str
     assignment: str
     content_hash: str
-    status: str                  # graded | failed | missing
+    status: ResultStatus
     score: float
     max_score: float
     cells: list[CellScore]
@@ -108,6 +164,17 @@ class Result:
     feedback: dict[str, str] = field(default_factory=dict)  # stem -> the visible run (the page shows only this)
     records: dict[str, dict] = field(default_factory=dict)   # stem -> grade_id -> records (reference runs only)
     stages: dict[str, float] = field(default_factory=dict)   # Stage value -> seconds
+
+    def __post_init__(self):
+        self.status = ResultStatus(self.status)
+
+    @classmethod
+    def failed(cls, task: Task, why: str) -> "Result":
+        """A submission the grader could not grade (its worker died, ...): no cell scored yet
+        (``max_score`` 0 until the driver, which knows the assignment, fills them in)."""
+        return cls(student=task.student, assignment=task.assignment, content_hash=task.content_hash,
+                   status=ResultStatus.FAILED, score=0.0, max_score=0.0, cells=[],
+                   flags=["grader error: " + why], notes=[why], tampered=False, notebooks={}, seconds=0.0)
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -36,10 +36,9 @@ import nbformat
 
 from . import guard, records
 from .kernel import GradingClient, KernelFailed, Outcome
-from .warm import KernelKind, Kernels
-from .model import CellScore, NotebookSpec, Stage, Stages
-from .limits import Limits
-from .sandbox import SandboxConfig
+from .warm import KernelKind
+from .context import Context
+from .model import CellScore, CellStatus, NotebookSpec, RunStatus, Stage, Stages
 from ..notebook_rules import HIDDEN_BEGIN, HIDDEN_END, grade_id, is_test_cell, points, split_hidden, strip_hidden
 
 # What tests rely on, imported before any student code; then the notebook's folder joins sys.path
@@ -66,8 +65,8 @@ ERROR_LINE = ("import sys as __s\n__t = getattr(__s, 'last_traceback', None)\n"
               "print('' if __t is None else __t.tb_lineno)\ndel __s, __t\n")
 
 WHY_SKIPPED = {
-    "hung": "this cell kept running after the time limit and ignored the interrupt; the kernel was killed",
-    "dead": ("the Python kernel died while running this cell (sys.exit/os._exit/exit() in your code, "
+    RunStatus.HUNG: "this cell kept running after the time limit and ignored the interrupt; the kernel was killed",
+    RunStatus.DEAD: ("the Python kernel died while running this cell (sys.exit/os._exit/exit() in your code, "
              "a crash, or the memory limit)"),
 }
 
@@ -133,11 +132,11 @@ def note_output(text: str):
 
 
 class NotebookGrader:
-    """Grades one notebook: ``NotebookGrader(nb, spec, kind, limits, config, stage).run()``.
+    """Grades one notebook: ``NotebookGrader(nb, spec, kind, context, stage).run()``.
 
     ``nb`` is the sanitized submission (its test cells whole); ``kind`` what its kernels are
-    launched as, and ``kernels`` where each kernel life comes from (``warm``: a spare launched
-    ahead, or a new one; by default always a new one); ``stage(folder, visible_notebook)`` puts the
+    launched as; ``context`` the limits, the sandbox, the hidden runs' seed and where each kernel
+    life comes from (``warm``: a spare launched ahead, or a new one); ``stage(folder, visible_notebook)`` puts the
     files the kernel may see into ``folder``, a new folder of the grader's (no kernel can write there)
     for every kernel life, and the kernel copies them into its working folder. After ``run``,
     ``feedback`` is the visible run (the only thing feedback may show), ``nb`` the whole run with
@@ -145,14 +144,13 @@ class NotebookGrader:
     ``tampered`` say what happened.
     """
 
-    def __init__(self, nb, spec: NotebookSpec, kind: KernelKind, limits: Limits,
-                 config: SandboxConfig, stage: Callable[[Path, object], None], seed: int = 0,
-                 kernels: Kernels | None = None):
+    def __init__(self, nb, spec: NotebookSpec, kind: KernelKind, context: Context,
+                 stage: Callable[[Path, object], None]):
         self.visible_count = len(nb.cells)
         self.nb, self.hidden_of = two_phases(nb)
         self.spec, self.kind, self.stage = spec, kind, stage
-        self.kernels = kernels or Kernels(spares=False)
-        self.limits, self.config, self.seed = limits, config, seed
+        self.kernels = context.kernels
+        self.limits, self.config, self.seed = context.limits, context.sandbox, context.seed
         self.code_cells = [i for i, c in enumerate(self.nb.cells) if c.cell_type == "code"]
         self.grade_ids = {i: grade_id(self.nb.cells[i])
                           for i in self.code_cells[:len(self.code_cells) - len(self.hidden_of)]
@@ -167,7 +165,7 @@ class NotebookGrader:
         self.error_lines: dict[int, int] = {}      # hidden run's cell index -> the line its error passed
         self.restarts = 0
         self.stages = Stages()               # where the time went (the benchmark's breakdown)
-        self.deadline = time.monotonic() + limits.notebook_timeout
+        self.deadline = time.monotonic() + self.limits.notebook_timeout
         self.out_of_time_at: int | None = None
         self._reset_tamper()
 
@@ -276,15 +274,15 @@ class NotebookGrader:
             cell.outputs, sent = records.take(cell.outputs)
             if i in self.hidden_of:
                 self.records[i] = sent
-                if outcome.status == "error":
+                if outcome.status == RunStatus.ERROR:
                     self._note_error_line(client, i)
             total_bytes += sum(len(json.dumps(o)) for o in cell.outputs)
             if total_bytes > self.limits.output_per_notebook:
                 cell.outputs = [o for o in cell.outputs if o.get("output_type") == "error"]
                 cell.outputs.append(note_output("output dropped: the notebook's output limit was reached"))
-            if outcome.status == "timeout":
+            if outcome.status == RunStatus.TIMEOUT:
                 self._note_timeout(i, remaining)
-            elif outcome.status in ("hung", "dead", "limits"):
+            elif outcome.status.kills_kernel:
                 self._skip_on_replay(i, outcome)
                 return True
             if graded:
@@ -322,11 +320,11 @@ class NotebookGrader:
     def _note_error_line(self, client: GradingClient, i: int) -> None:
         status, outputs = client.run_code(ERROR_LINE, self.limits.startup_timeout, silent=True)
         text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream").strip()
-        if status == "ok" and text.isdigit() and 1 <= int(text) <= len(self.nb.cells[i].source.splitlines()):
+        if status == RunStatus.OK and text.isdigit() and 1 <= int(text) <= len(self.nb.cells[i].source.splitlines()):
             self.error_lines[i] = int(text)
 
     def _skip_on_replay(self, i: int, outcome: Outcome) -> None:
-        if outcome.status == "limits":
+        if outcome.status == RunStatus.LIMITS:
             msg = f"this cell went past the sandbox's limits ({outcome.what}); the kernel was killed"
             self.flags.append(f"resource limits: {outcome.what} in {self._where(i)}")
         else:
@@ -369,36 +367,37 @@ class NotebookGrader:
         cell.outputs = [o for o in cell.outputs
                         if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
         if self.tampered and max(i, hidden or 0) >= self.tamper_from:
-            return CellScore(gid, 0.0, maximum, "tampered",
+            return CellScore(gid, 0.0, maximum, CellStatus.TAMPERED,
                              "not scored: the grader found code that interferes with the tests")
         error = next((o for o in cell.outputs if o.get("output_type") == "error"), None)
         # the visible run's words: no hidden test had been sent to the kernel yet
         visible = self.skip.get(i) or (f"{error.get('ename')}: {error.get('evalue')}" if error else "")
         if hidden is None:   # the visible run was the whole test
             if i in self.skip:
-                return CellScore(gid, 0.0, maximum, "not run", self.skip[i])
+                return CellScore(gid, 0.0, maximum, CellStatus.NOT_RUN, self.skip[i])
             score = float(determine_grade(cell)[0] or 0.0)
-            return CellScore(gid, score, maximum, "passed" if score >= maximum else "failed", visible)
+            status = CellStatus.PASSED if score >= maximum else CellStatus.FAILED
+            return CellScore(gid, score, maximum, status, visible)
         # the verdict is the whole cell's, as nbgrader's (stand-ins for other exercises included)
         if hidden in self.skip:
-            return CellScore(gid, 0.0, maximum, "not run", f"hidden tests not run: {self.skip[hidden]}")
+            return CellScore(gid, 0.0, maximum, CellStatus.NOT_RUN, f"hidden tests not run: {self.skip[hidden]}")
         if hidden in self.stopped:
-            return CellScore(gid, 0.0, maximum, "failed", visible or f"hidden tests: {self.stopped[hidden]}")
+            return CellScore(gid, 0.0, maximum, CellStatus.FAILED, visible or f"hidden tests: {self.stopped[hidden]}")
         run = self.nb.cells[hidden]
         if any(o.get("output_type") == "error" for o in run.outputs):
             line = self.error_lines.get(hidden) or failing_line(run.outputs)
-            return CellScore(gid, 0.0, maximum, "failed", visible or failing_case(run.source, line))
+            return CellScore(gid, 0.0, maximum, CellStatus.FAILED, visible or failing_case(run.source, line))
         if run.execution_count is None:
-            return CellScore(gid, 0.0, maximum, "not run", "hidden tests not run")
+            return CellScore(gid, 0.0, maximum, CellStatus.NOT_RUN, "hidden tests not run")
         # the kernel's verdict can only take points away: they are granted outside it, when every
         # value the hidden tests recorded matches the solutions' (None: this run *is* the reference)
         if self.spec.reference_records is not None:
             want = self.spec.reference_records.get(gid)
             if not want:   # nothing to judge it by outside the kernel: no points (the reference refuses this)
-                return CellScore(gid, 0.0, maximum, "failed", "the grader has no reference for this test")
+                return CellScore(gid, 0.0, maximum, CellStatus.FAILED, "the grader has no reference for this test")
             with self.stages.timed(Stage.COMPARE):
                 mismatch = records.compare(want, self.records.get(hidden, []))
             if mismatch is not None:
                 run.outputs.append(note_output(f"recorded values: {mismatch.what}"))   # instructors' copy
-                return CellScore(gid, 0.0, maximum, "failed", visible or failing_case(run.source, mismatch.line))
-        return CellScore(gid, maximum, maximum, "passed", "")
+                return CellScore(gid, 0.0, maximum, CellStatus.FAILED, visible or failing_case(run.source, mismatch.line))
+        return CellScore(gid, maximum, maximum, CellStatus.PASSED, "")

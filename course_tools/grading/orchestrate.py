@@ -161,12 +161,12 @@ def _outcome(future, task: Task) -> Result:
     try:
         return Result.from_json(future.result())
     except KilledWorker as error:
-        return executor.failed(task, f"the grader's worker process died while grading this submission, "
+        return Result.failed(task, f"the grader's worker process died while grading this submission, "
                                      f"{error.allowed_failures + 1} times")
     except executor.WrongCheckout:
         raise
     except Exception as error:
-        return executor.failed(task, f"the grader could not grade this submission ({type(error).__name__}: "
+        return Result.failed(task, f"the grader could not grade this submission ({type(error).__name__}: "
                                      f"{str(error)[:300]})")
 
 
@@ -174,9 +174,8 @@ def save(result: Result, spec: AssignmentSpec, out: Path, book: Book) -> None:
     """The executed notebooks (instructors'), the feedback page, then the gradebook (one transaction)."""
     if not result.max_score:  # the worker died: every test cell not run
         result.max_score = spec.max_score
-        got = {c.grade_id for c in result.cells}
-        result.cells += [CellScore(g, 0.0, p, "not run", "the grader failed on this submission")
-                         for nb in spec.notebooks for g, p in nb.grade_cells if g not in got]
+        result.cells += CellScore.not_run(spec.grade_cells, "the grader failed on this submission",
+                                          {c.grade_id for c in result.cells})
     for name, text in result.notebooks.items():
         write_atomic(out / "autograded" / result.student / result.assignment / f"{name}.ipynb", text)
     stages = Stages(result.stages)

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
@@ -29,8 +28,8 @@ from .. import files
 from ..layout import REPO
 from . import records
 from .limits import Limits
-from .model import AssignmentSpec, Task
-from .sandbox import SandboxConfig
+from .context import Context
+from .model import AssignmentSpec, CellStatus, Task
 
 # TORCHCOURSE_REFERENCE_CACHE moves it (the benchmark times a cold reference with it); the grader
 # refuses a place the kernels can read, like --out
@@ -101,10 +100,8 @@ def run(spec: AssignmentSpec, limits: Limits, enabled: bool, seed: int) -> Recor
     folder = Path(spec.source_dir)
     task = Task(student="reference", assignment=spec.name, content_hash="", extra_files=[],
                 files={nb.name: str(folder / f"{nb.name}.ipynb") for nb in spec.notebooks})
-    with tempfile.TemporaryDirectory(prefix="tcg-reference-") as scratch:
-        result = grade_task(task, spec, Path(scratch), limits, SandboxConfig(enabled=enabled), seed,
-                            reference_run=True)
-    failed = [c for c in result.cells if c.status != "passed"]
+    result = grade_task(task, spec, Context.of(limits, enabled, seed=seed, reference_run=True))
+    failed = [c for c in result.cells if c.status != CellStatus.PASSED]
     if failed or result.tampered:
         what = "; ".join(f"{c.grade_id}: {c.message or c.status}" for c in failed)[:600]
         raise ReferenceFailed(f"{spec.name}: the source notebook's own tests do not all pass ({what or 'tampering'}); "

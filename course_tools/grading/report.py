@@ -155,8 +155,8 @@ def _templates() -> Environment:
 
 def feedback_html(result: Result, specs: dict[str, NotebookSpec], title: str) -> str:
     """The student's page (templates/feedback.html.j2, every value escaped by Jinja2)."""
-    cells = [{"grade_id": c.grade_id, "points": c.points, "max_points": c.max_points, "status": c.status,
-              "css": c.status.replace(" ", ""), "message": ANSI.sub("", c.message)} for c in result.cells]
+    cells = [{"grade_id": c.grade_id, "points": c.points, "max_points": c.max_points, "status": str(c.status),
+              "css": c.status.css, "message": ANSI.sub("", c.message)} for c in result.cells]
     notebooks = []
     for name, text in result.feedback.items():
         nb = nbformat.reads(text, as_version=4)

@@ -11,41 +11,34 @@ import nbformat
 
 from ..notebook_rules import grade_id, nbgrader_meta
 from . import code_rules, guard
-from .model import AssignmentSpec, CellScore, Result, Stages, Task
+from .model import AssignmentSpec, CellScore, Result, ResultStatus, Stages, Task
 from .notebook_run import NotebookGrader
-from .limits import Limits
-from .sandbox import SandboxConfig
+from .context import Context
 from .sanitize import sanitize
-from .warm import KernelKind, Kernels
+from .warm import KernelKind
 
 
-def grade_task(task: Task, spec: AssignmentSpec, scratch: Path, limits: Limits,
-               config: SandboxConfig, seed: int = 0, reference_run: bool = False,
-               kernels: Kernels | None = None) -> Result:
-    """Grade one student's submission of one assignment; never raises. ``seed`` starts the random
-    generators of every hidden run (the reference is made with two); ``reference_run``: this is
-    the source's solutions making the reference, so there is nothing to compare its records with.
-    ``kernels``: where its kernels come from; a worker process that grades one submission after
-    another passes ``Kernels.of_process()``, whose spare kernel, launched while this submission
-    runs, serves the next one (``warm``). By default every kernel is started on demand."""
+def grade_task(task: Task, spec: AssignmentSpec, context: Context) -> Result:
+    """Grade one student's submission of one assignment, as ``context`` says; never raises. A
+    worker process that grades one submission after another gives ``context`` its own ``Kernels``,
+    whose spare kernel, launched while this submission runs, serves the next one (``warm``)."""
     started = time.monotonic()
     outcome = _Outcome(notes=list(task.notes), flags=list(task.flags))
     if not any(task.files.values()):
-        outcome.status = "missing"
+        outcome.status = ResultStatus.MISSING
         outcome.notes.append("no notebook for this assignment was found in the submission")
     try:
         for nb_spec in spec.notebooks:
-            if nb_spec.reference_records is None and not reference_run:
+            if nb_spec.reference_records is None and not context.reference_run:
                 # without the solutions' records the kernel's verdict would decide: never
                 raise RuntimeError(f"no reference records for {nb_spec.name}")
-            _grade_notebook(task, spec, nb_spec, limits, config, outcome, seed, kernels)
+            _grade_notebook(task, spec, nb_spec, context, outcome)
     except Exception as error:  # a bug or an unforeseen failure: this submission only
-        outcome.status = "failed"
+        outcome.status = ResultStatus.FAILED
         outcome.notes.append(f"the grader could not grade this submission: {type(error).__name__}: {error}")
         outcome.flags.append("grader error: " + "".join(traceback.format_exception_only(type(error), error)).strip())
-        got = {c.grade_id for c in outcome.cells}
-        outcome.cells += [CellScore(g, 0.0, p, "not run", "the grader failed on this submission")
-                          for nbs in spec.notebooks for g, p in nbs.grade_cells if g not in got]
+        outcome.cells += CellScore.not_run(spec.grade_cells, "the grader failed on this submission",
+                                           {c.grade_id for c in outcome.cells})
     return Result(student=task.student, assignment=task.assignment, content_hash=task.content_hash,
                   status=outcome.status, score=round(sum(c.points for c in outcome.cells), 6),
                   max_score=spec.max_score, cells=outcome.cells, flags=list(dict.fromkeys(outcome.flags)),
@@ -59,7 +52,7 @@ class _Outcome:
     """What grading a submission's notebooks adds up to."""
     notes: list[str]
     flags: list[str]
-    status: str = "graded"
+    status: ResultStatus = ResultStatus.GRADED
     cells: list[CellScore] = field(default_factory=list)
     tampered: bool = False
     executed: dict[str, str] = field(default_factory=dict)   # stem -> the whole run (instructors')
@@ -84,14 +77,13 @@ def read_submitted(path: str, name: str):
     return nb, None
 
 
-def _grade_notebook(task: Task, spec: AssignmentSpec, nb_spec, limits: Limits, config: SandboxConfig,
-                    outcome: _Outcome, seed: int, kernels: Kernels | None) -> None:
+def _grade_notebook(task: Task, spec: AssignmentSpec, nb_spec, context: Context, outcome: _Outcome) -> None:
     nb, problem = read_submitted(task.files.get(nb_spec.name) or "", nb_spec.name)
     if problem:
-        if outcome.status != "missing":
-            outcome.status = "failed"
+        if outcome.status != ResultStatus.MISSING:
+            outcome.status = ResultStatus.FAILED
         outcome.notes.append(problem + "; its tests score zero")
-        outcome.cells += [CellScore(g, 0.0, p, "not run", problem) for g, p in nb_spec.grade_cells]
+        outcome.cells += CellScore.not_run(nb_spec.grade_cells, problem)
         return
     nb, notes, flags = sanitize(nb, nb_spec, spec.name, task.student, spec.reference_db)
     outcome.notes += notes
@@ -99,12 +91,11 @@ def _grade_notebook(task: Task, spec: AssignmentSpec, nb_spec, limits: Limits, c
     suspicious = guard.static_flags(_student_sources(nb, nb_spec))
     if suspicious:
         outcome.flags.append("review: " + ", ".join(suspicious))
-    runner = _run_in_sandbox(task, spec, nb_spec, nb, limits, config, seed, kernels)
+    runner = _run_in_sandbox(task, spec, nb_spec, nb, context)
     cells = runner.cells
     # cells the notebook lacks even after the restore (should not happen) score zero
     got = {c.grade_id for c in cells}
-    cells += [CellScore(g, 0.0, p, "not run", "this test cell could not be found")
-              for g, p in nb_spec.grade_cells if g not in got]
+    cells += CellScore.not_run(nb_spec.grade_cells, "this test cell could not be found", got)
     # rules about how a result is computed, read from the student's code here, out of the kernel's reach
     violations = code_rules.check(nb_spec.name, _code_cells(nb, nb_spec))
     tests = {g for g, _ in nb_spec.grade_cells}
@@ -138,16 +129,15 @@ def _code_cells(nb, nb_spec) -> list[code_rules.Cell]:
             for k, c in enumerate(nb.cells, 1) if c.cell_type == "code"]
 
 
-def _run_in_sandbox(task, spec, nb_spec, nb, limits: Limits, config: SandboxConfig, seed: int,
-                    kernels: Kernels | None) -> NotebookGrader:
+def _run_in_sandbox(task, spec, nb_spec, nb, context: Context) -> NotebookGrader:
     """Run the notebook, its files staged afresh for every kernel life into a folder of the
     grader's own (no kernel can write to it)."""
     def stage(folder: Path, visible) -> None:
         _stage(task, spec, folder)
         nbformat.write(visible, folder / f"{nb_spec.name}.ipynb")
 
-    kind = KernelKind.of(spec.name, limits, config, nb_spec)
-    runner = NotebookGrader(nb, nb_spec, kind, limits, config, stage, seed, kernels)
+    kind = KernelKind.of(spec.name, context.limits, context.sandbox, nb_spec)
+    runner = NotebookGrader(nb, nb_spec, kind, context, stage)
     runner.run()
     return runner
 

@@ -157,8 +157,7 @@ class Kernels:
     def _launch(self, kind: KernelKind, config: SandboxConfig) -> KernelLife:
         """A kernel launched in a new sandbox, with a new folder of the grader's (named after the
         grader's pid, so that a later run removes what a killed one left)."""
-        grader = os.environ.get("TORCHCOURSE_GRADER_PID", os.getpid())
-        life = Path(tempfile.mkdtemp(prefix=f"tcg-{grader}-")).resolve()
+        life = Path(tempfile.mkdtemp(prefix=f"tcg-{os.getpid()}-")).resolve()
         config = replace(config, lane=self.lane)
         self.lane = 1 - self.lane
         paths = KernelPaths.for_life(life, config)
