@@ -25,8 +25,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from course_tools import autograde  # noqa: E402
+import autograde  # noqa: E402  (tests/autograde.py: how tests and benchmarks drive both graders)
 from course_tools.grading import api  # noqa: E402
 from course_tools.grading.sandbox import bwrap_problem  # noqa: E402
 

@@ -24,8 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from course_tools import autograde  # noqa: E402
+import autograde  # noqa: E402  (tests/autograde.py: how tests and benchmarks drive both graders)
 
 
 def main() -> int:

@@ -17,7 +17,8 @@ import ast
 
 import pytest
 
-from course_tools import autograde, notebook_rules
+import autograde
+from course_tools import notebook_rules
 from course_tools.layout import REPO
 from banks import ANSWERS, load_bank
 from noise import make_noisy

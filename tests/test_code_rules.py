@@ -7,7 +7,8 @@ exercise does not reach (a demo cell that prints the built-in) costs nothing.
 
 import pytest
 
-from course_tools import autograde, notebook_rules
+import autograde
+from course_tools import notebook_rules
 from course_tools.grading.code_rules import RULES, Cell, apply, check, owner
 from course_tools.grading.model import CellScore
 from course_tools.layout import REPO

@@ -9,7 +9,8 @@ exercise; demo cells are left out (they do not score, and they train for minutes
 """
 import pytest
 
-from course_tools import autograde, notebook_rules
+import autograde
+from course_tools import notebook_rules
 from test_autograde_roundtrip import BANKS, lost_points, own_cells
 
 DEVICE_WRONG = {   # assignment -> {exercise: label of a wrong answer in tests/answers/<id>.py}

@@ -10,7 +10,7 @@ import sys
 import nbformat
 import pytest
 
-from course_tools import autograde
+import autograde
 from course_tools.grading import sandbox
 from course_tools.grading.source_analysis import notebook_spec
 from course_tools.layout import REPO

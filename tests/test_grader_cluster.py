@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from banks import load_bank
-from course_tools import autograde
+import autograde
 from course_tools.grading.sandbox import bwrap_problem
 from course_tools.layout import REPO
 from local_servers import free_port

@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 import browser
-from course_tools import autograde
+import autograde
 from course_tools import student_edition as edition
 from course_tools.layout import REPO
 from local_servers import free_port, students_venv

@@ -3,7 +3,8 @@ import re
 
 import pytest
 
-from course_tools import autograde, nbgrader_course, notebook_rules, release
+import autograde
+from course_tools import nbgrader_course, notebook_rules, release
 from course_tools.layout import REPO, CourseLayout
 
 ASSIGNMENTS = REPO.assignments()

@@ -212,7 +212,7 @@ def grade(parcel: Parcel, assignment: Bundle, limits: Limits, sandboxed: bool, c
     _check(checkout)
     state = worker_state()
     spec = state.assignment(assignment)
-    timer = _die_when_stuck(limits.notebook_timeout * 1.5 + 300)
+    timer = _die_when_stuck(limits.worker_deadline)
     folder = Path(tempfile.mkdtemp(prefix="submission-", dir=state.root))
     try:
         task = unpack(parcel, folder)
@@ -229,7 +229,7 @@ def reference_run(assignment: Bundle, limits: Limits, sandboxed: bool, seed: int
 
     _check(checkout)
     spec = worker_state().assignment(assignment)
-    timer = _die_when_stuck(limits.notebook_timeout * 1.5 + 300)
+    timer = _die_when_stuck(limits.worker_deadline)
     try:
         return reference.run(spec, limits, sandboxed, seed)
     finally:

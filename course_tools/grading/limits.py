@@ -28,6 +28,13 @@ class Limits:
     records_per_cell: int = 16 << 20   # bytes of values one hidden run may record (torchcourse.record)
     restarts: int = 3                  # kernel restarts (after a death or a hung cell) per notebook
 
+    @property
+    def worker_deadline(self) -> float:
+        """Seconds after which a worker grading one submission ends its own process: past the
+        notebook's limit with room for every restart's start-up and the feedback page, so only a
+        grader stuck outside the kernel's watchdog ever reaches it."""
+        return self.notebook_timeout * 1.5 + 300
+
     @classmethod
     def from_config(cls, path: Path) -> "Limits":
         """The limits ``nbgrader_config.py`` at ``path`` sets; the defaults above for the rest."""

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import nbformat
 
-from . import nbgrader_course
-from .notebook_rules import grade_id, is_graded_cell, is_solution_cell, points
-from .layout import REPO
+from course_tools import nbgrader_course
+from course_tools.notebook_rules import grade_id, is_graded_cell, is_solution_cell, points
+from course_tools.layout import REPO
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def grade_assignments_with_course_grader(submissions: dict[str, dict], workdir: 
                                          timeout: float = 3600) -> dict[str, dict[str, dict[str, float]]]:
     """Several assignments in one run (assignment -> student -> notebook): assignment -> student ->
     {test grade_id: score}."""
-    from .grading.sandbox import bwrap_problem
+    from course_tools.grading.sandbox import bwrap_problem
 
     workdir = Path(workdir)
     for assignment, notebooks in submissions.items():
