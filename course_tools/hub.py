@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import formgrader, lab, nbgrader_course
+from . import formgrader, lab, nbgrader_compat, nbgrader_course
 from .layout import REPO
 
 CONFIG_TEMPLATE = Path(__file__).with_name("jupyterhub_config.py")
@@ -219,7 +219,7 @@ def prepare(folders: Folders, args) -> dict:
     if not database.exists():
         database.touch(mode=0o600)
     folders.settings.write_text(json.dumps(settings(folders, args), indent=1))
-    env = nbgrader_course.environment()  # the venv's bin/ first: jupyterhub-singleuser, alembic
+    env = nbgrader_compat.environment()  # the venv's bin/ first: jupyterhub-singleuser, alembic
     env["COURSE_HUB_SETTINGS"] = str(folders.settings)
     return env
 

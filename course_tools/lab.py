@@ -12,7 +12,7 @@
   panel; an exchange inside the checkout (``.lab/exchange/``, fetched copies in
   ``work/<course id>/``) makes the panel work on one machine instead of erring on the missing
   ``/srv/nbgrader/exchange``.
-- In a students' edition (no ``course_tools.nbgrader_course``) nbgrader's instructor tools are off
+- In a students' edition (no ``course_tools.nbgrader_compat``) nbgrader's instructor tools are off
   (formgrader, assignment editor, course list), as in a class on the hub. In the instructors'
   edition they are on, and ``.lab/jupyter_server_config.py`` answers nbgrader's schema-version
   question in the server process, so no gradebook can be created without its alembic version
@@ -43,7 +43,7 @@ INSTRUCTOR_SERVER_CONFIG = (
     "# Written by {writer}: nbgrader asks alembic for its schema version\n"
     "# in this process instead of running `alembic` by name, so a gradebook always gets its table.\n"
     "try:\n"
-    "    from course_tools.nbgrader_course import speed_up_nbgrader\n"
+    "    from course_tools.nbgrader_compat import speed_up_nbgrader\n"
     "    speed_up_nbgrader()\n"
     "except Exception as error:  # the server still starts; nbgrader then needs alembic on PATH\n"
     "    print(f'course_tools: nbgrader keeps asking the alembic command ({{error}})')\n")
@@ -116,7 +116,7 @@ def nbgrader_installed() -> bool:
 def instructor_tools() -> bool:
     """nbgrader and the course's nbgrader module are here (the instructors' edition, not a
     students' edition)."""
-    return nbgrader_installed() and importlib.util.find_spec("course_tools.nbgrader_course") is not None
+    return nbgrader_installed() and importlib.util.find_spec("course_tools.nbgrader_compat") is not None
 
 
 def command(extra: list[str], layout: CourseLayout = REPO) -> list[str]:
@@ -137,7 +137,7 @@ def prepare(layout: CourseLayout = REPO) -> None:
             print(f"{kind} working copy: {path.relative_to(layout.root)}")
     lab_settings(layout)
     if instructor_tools():
-        from .nbgrader_course import repair_gradebook
+        from .nbgrader_compat import repair_gradebook
 
         layout.grading.mkdir(exist_ok=True)  # the formgrader makes its gradebook there if none is yet
         if repair_gradebook(layout.grading / "gradebook.db"):

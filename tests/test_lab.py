@@ -1,5 +1,6 @@
 """``./course lab`` (course_tools.lab): working copies, the environment on PATH, nbgrader's exchange
-inside the course folder (the Assignments panel) and gradebooks that always get their alembic table."""
+inside the course folder (the Assignments panel) and gradebooks that always get their alembic table
+(nbgrader_compat's workarounds themselves: tests/test_nbgrader_compat.py)."""
 import os
 import shutil
 import sqlite3
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from course_tools import lab, nbgrader_course
+from course_tools import lab, nbgrader_compat
 from course_tools.layout import REPO
 from local_servers import start_jupyter, stop
 
@@ -21,40 +22,6 @@ def version_table(db: Path):
     with sqlite3.connect(db) as con:
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         return con.execute("SELECT version_num FROM alembic_version").fetchall() if "alembic_version" in tables else None
-
-
-def create_gradebook(db: Path, fixed: bool) -> subprocess.CompletedProcess:
-    """nbgrader opens a new gradebook with no ``alembic`` on PATH (as Jupyter started from a shell
-    whose PATH lacks the environment did), with or without the course's fix in that process."""
-    code = ("import sys\n"
-            + ("from course_tools.nbgrader_course import speed_up_nbgrader; speed_up_nbgrader()\n" if fixed else "")
-            + "from nbgrader.api import Gradebook\nGradebook('sqlite:///' + sys.argv[1]).close()\n")
-    return subprocess.run([sys.executable, "-c", code, str(db)], env={**os.environ, "PATH": "/usr/bin:/bin"},
-                          capture_output=True, text=True, timeout=120)
-
-
-def test_without_alembic_on_path_nbgrader_leaves_a_gradebook_without_its_table_and_the_fix_avoids_it(tmp_path):
-    broken, fixed = tmp_path / "broken.db", tmp_path / "fixed.db"
-    result = create_gradebook(broken, fixed=False)
-    assert result.returncode != 0 and "alembic" in result.stderr, result.stderr[-2000:]
-    assert version_table(broken) is None  # the state the issue found: tables, no version
-    result = create_gradebook(fixed, fixed=True)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert version_table(fixed) == [(nbgrader_course.alembic_head(),)]
-    # and the broken one is repaired once, after which nbgrader opens it
-    assert nbgrader_course.repair_gradebook(broken) is True
-    assert version_table(broken) == [(nbgrader_course.alembic_head(),)]
-    assert nbgrader_course.repair_gradebook(broken) is False
-    from nbgrader.api import Gradebook
-
-    Gradebook(f"sqlite:///{broken}").close()  # tables and version there: nbgrader asks alembic nothing
-
-
-def test_repair_leaves_missing_and_empty_files_alone(tmp_path):
-    assert nbgrader_course.repair_gradebook(tmp_path / "none.db") is False
-    sqlite3.connect(tmp_path / "empty.db").close()
-    assert nbgrader_course.repair_gradebook(tmp_path / "empty.db") is False
-    assert version_table(tmp_path / "empty.db") is None
 
 
 @pytest.fixture(scope="module")
@@ -104,5 +71,5 @@ def test_the_assignments_panel_lists_courses_and_released_assignments(course_lab
 def test_the_formgrader_creates_a_gradebook_with_its_version_table(course_lab):
     server, root = course_lab
     assert [a["name"] for a in server.get("/formgrader/api/assignments")] == REPO.assignments()
-    assert version_table(root / "grading" / "gradebook.db") == [(nbgrader_course.alembic_head(),)]  # the grader's
+    assert version_table(root / "grading" / "gradebook.db") == [(nbgrader_compat.alembic_head(),)]  # the grader's
     assert "Traceback" not in server.log_text()

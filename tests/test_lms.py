@@ -64,8 +64,7 @@ def _gradebook(path):
     3 points (one of them taken off as a late penalty)."""
     from nbgrader.api import Gradebook
 
-    from course_tools.grading.gradebook import _new_submission
-    from course_tools.nbgrader_course import speed_up_nbgrader
+    from course_tools.nbgrader_compat import new_submission, speed_up_nbgrader
 
     speed_up_nbgrader()
     with Gradebook(f"sqlite:///{path}") as gb:
@@ -73,7 +72,7 @@ def _gradebook(path):
         gb.add_notebook("01_tensors", "01_tensors")
         gb.add_grade_cell("test_a", "01_tensors", "01_tensors", max_score=4, cell_type="code")
         with gb.db.no_autoflush:  # as the course grader adds one (SQLAlchemy 2)
-            submission = _new_submission(gb.db, gb.find_assignment("01_tensors"), gb.add_student("s001"))
+            submission = new_submission(gb.db, gb.find_assignment("01_tensors"), gb.add_student("s001"))
         submission.notebooks[0].grades[0].auto_score = 3.0
         submission.notebooks[0].late_submission_penalty = 1.0
         gb.db.commit()

@@ -23,7 +23,7 @@ from typing import Callable
 
 import tenacity
 
-from .. import nbgrader_course
+from .. import nbgrader_compat, nbgrader_course
 from ..layout import REPO, assignments_in
 from . import assignments, collect, executor, late, orchestrate, reference, report, sandbox
 from .gradebook import Book, due_date, record_lateness
@@ -87,7 +87,7 @@ def grade(submissions: str | Path, assignment_ids: list[str] | None = None, *, o
     except (OSError, collect.CollectError) as error:
         raise GradingError(str(error)) from error
     # nbgrader's Gradebook runs ``alembic`` by name when it creates a database
-    os.environ["PATH"] = nbgrader_course.environment()["PATH"]
+    os.environ["PATH"] = nbgrader_compat.environment()["PATH"]
     out.mkdir(parents=True, exist_ok=True)
     scratch = out / ".work"
     _remove_what_killed_runs_left(scratch)

@@ -28,7 +28,7 @@ def open_gradebook(url: str):
     """nbgrader's Gradebook at ``url``; a SQLite file that is not there is an error, not a new gradebook."""
     from nbgrader.api import Gradebook
 
-    from ..nbgrader_course import speed_up_nbgrader
+    from ..nbgrader_compat import speed_up_nbgrader
 
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
         raise FileNotFoundError(f"no gradebook at {url[len('sqlite:///'):]}: grade with ./course grade first, "

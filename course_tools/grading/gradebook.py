@@ -21,7 +21,7 @@ import tenacity
 from sqlalchemy import Column, Float, MetaData, String, Table, Text, and_, delete, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from ..nbgrader_course import speed_up_nbgrader
+from ..nbgrader_compat import new_submission, speed_up_nbgrader
 from .model import Result
 
 META = MetaData()
@@ -118,7 +118,7 @@ class Book:
                 submission = self.gb.find_submission(result.assignment, result.student)
             except MissingEntry:
                 with db.no_autoflush:
-                    submission = _new_submission(db, assignment, db.get(Student, result.student))
+                    submission = new_submission(db, assignment, db.get(Student, result.student))
                 db.flush()
             scores = {c.grade_id: c.points for c in result.cells}
             for nb in submission.notebooks:
@@ -174,26 +174,6 @@ def due_date(book: Book, assignment: str):
         return book.gb.find_assignment(assignment).duedate
     except MissingEntry:
         return None
-
-
-def _new_submission(db, assignment, student):
-    """nbgrader's Gradebook.add_submission, without its own commit."""
-    from nbgrader.api import Comment, Grade, SubmittedAssignment, SubmittedNotebook
-
-    submission = SubmittedAssignment(assignment=assignment, student=student)
-    for notebook in assignment.notebooks:
-        nb = SubmittedNotebook(notebook=notebook, assignment=submission)
-        for cell in notebook.grade_cells:
-            Grade(cell_id=cell.id, notebook=nb)
-        for cell in notebook.solution_cells:
-            Comment(cell_id=cell.id, notebook=nb)
-        for cell in notebook.task_cells:
-            Comment(cell_id=cell.id, notebook=nb)
-            Grade(cell_id=cell.id, notebook=nb)
-    # added last, once the whole graph hangs from it: SQLAlchemy 2 no longer cascades additions
-    # along backrefs, so children attached after the add would silently be left out
-    db.add(submission)
-    return submission
 
 
 def _retry(fn, attempts: int = 6):

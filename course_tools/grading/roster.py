@@ -25,7 +25,7 @@ from . import lms
 def import_students(students: list[lms.Student], url: str) -> None:
     from nbgrader.api import Gradebook
 
-    from ..nbgrader_course import speed_up_nbgrader
+    from ..nbgrader_compat import speed_up_nbgrader
 
     speed_up_nbgrader()
     with Gradebook(url) as gradebook:
