@@ -24,9 +24,10 @@ behaviour below and fails, saying which workaround to revisit, the day nbgrader 
 ``repair_metadata``
     nbgrader: its sanitizing preprocessors (DeduplicateIds, OverwriteCells, CheckCellMetadata)
     stop with a KeyError (AttributeError for metadata that is not a dict) on grading metadata
-    without a grade id, an unknown grade id, a grade id on two cells, and a deleted test cell
-    whose solution cell is deleted too. The course: a student's slip must not stop grading, so
-    these are repaired first, with a note for the student.
+    without a grade id (an empty tag left by copy and paste included), an unknown grade id, a
+    grade id on two cells, and a deleted test cell whose solution cell is deleted too. The
+    course: a student's slip must not stop grading, so these are repaired first, with a note for
+    the student.
 ``read_log``
     nbgrader: what its preprocessors restore (an edited test cell, changed points, a missing or
     duplicated cell, an unknown id) is said only in log messages. The course tells the student,
