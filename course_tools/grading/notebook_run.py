@@ -316,7 +316,7 @@ class NotebookGrader:
     def _scores(self) -> list[CellScore]:
         cells = []
         for i in self.test_indices:
-            # stderr is noise, left out of what anybody reads as of what is scored
+            # stderr (warnings, progress bars) is neither scored nor shown on the page
             self.nb.cells[i].outputs = scoring.without_stderr(self.nb.cells[i].outputs)
             test = self._collected(i)
             # the records are compared in the hidden runs' scoring (the rest of it takes microseconds)

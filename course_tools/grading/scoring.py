@@ -79,15 +79,15 @@ def score(test: CellRuns, reference: dict[str, list[dict]] | None, tamper_from: 
     # the visible run's words: no hidden test had been sent to the kernel yet
     visible = test.skipped or (f"{error.get('ename')}: {error.get('evalue')}" if error else "")
     if hidden is None:   # the visible run was the whole test
-        if test.skipped:
+        if test.skipped is not None:
             return Scored(CellScore(gid, 0.0, maximum, CellStatus.NOT_RUN, test.skipped))
         points = nbgrader_grade(outputs, maximum)
         return Scored(CellScore(gid, points, maximum, CellStatus.PASSED if points >= maximum else CellStatus.FAILED,
                                 visible))
     # the verdict is the whole cell's, as nbgrader's (stand-ins for other exercises included)
-    if hidden.skipped:
+    if hidden.skipped is not None:
         return Scored(CellScore(gid, 0.0, maximum, CellStatus.NOT_RUN, f"hidden tests not run: {hidden.skipped}"))
-    if hidden.stopped:
+    if hidden.stopped is not None:
         return Scored(CellScore(gid, 0.0, maximum, CellStatus.FAILED, visible or f"hidden tests: {hidden.stopped}"))
     if any(o.get("output_type") == "error" for o in hidden.outputs):
         line = hidden.error_line or failing_line(hidden.outputs)
