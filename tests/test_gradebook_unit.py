@@ -65,7 +65,8 @@ def test_a_saved_result_is_read_back(book):
     [row] = book.results()
     assert (row["assignment"], row["student"], row["content_hash"], row["fingerprint"], row["status"]) == \
         (toy.NAME, "alice", "h1", FINGERPRINT, "graded")
-    assert (row["score"], row["max_score"], row["tampered"], row["flags"], row["notes"]) == (3.0, 4.0, False, ["look"], ["a note"])
+    assert (row["score"], row["max_score"], row["tampered"], row["flags"], row["notes"]) == \
+        (3.0, 4.0, False, ["look"], ["a note"])
     assert [(c["grade_id"], c["points"], c["status"]) for c in row["cells"]] == \
         [("test_double", 2.0, "passed"), ("test_mean_of", 0.0, "failed"), ("test_is_positive", 1.0, "passed")]
     assert book.graded(toy.NAME, FINGERPRINT) == {"alice": "h1"}
