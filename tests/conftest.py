@@ -3,3 +3,12 @@ from pathlib import Path
 
 # tests import their shared helpers (noise.py, local_servers.py, grader_fixtures/) by name
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+def pytest_ignore_collect(collection_path, config):
+    """``pytest -m core`` imports only the test modules that mark a test ``core``: importing the
+    others (browsers, servers, answer banks) would take most of its time, to deselect them all."""
+    if config.option.markexpr == "core" and collection_path.suffix == ".py" \
+            and collection_path.name.startswith("test_"):
+        return "pytest.mark.core" not in collection_path.read_text(encoding="utf-8")
+    return None

@@ -16,7 +16,6 @@ from banks import load_bank
 from noise import make_noisy
 
 
-
 bank = load_bank
 
 
@@ -102,6 +101,7 @@ def test_the_wrong_answers_that_break_a_rule_lose_exactly_their_exercise(noteboo
         assert labels <= set(bank(notebook).WRONG[exercise]), f"{exercise}: {labels - set(bank(notebook).WRONG[exercise])}"
 
 
+@pytest.mark.core
 def test_every_rule_names_a_real_exercise():
     for notebook, rules in RULES.items():
         nb = autograde.read_notebook(autograde.notebook_path(REPO.source, notebook))
@@ -181,6 +181,7 @@ def softmax(z, dim=-1):
 }
 
 
+@pytest.mark.core
 @pytest.mark.parametrize("label", list(SOFTMAX_ATTACKS))
 def test_each_route_to_a_built_in_softmax_loses_softmax(label):
     assert broken("06_softmax_ce", {"softmax": SOFTMAX_ATTACKS[label]}) == {"softmax"}
@@ -212,11 +213,13 @@ def softmax(z, dim=-1):
 }
 
 
+@pytest.mark.core
 @pytest.mark.parametrize("label", list(TOP_LEVEL_ATTACKS))
 def test_top_level_routes_cost_every_exercise_with_a_rule(label):
     assert broken("06_softmax_ce", added=[TOP_LEVEL_ATTACKS[label]]) == set(RULES["06_softmax_ce"])
 
 
+@pytest.mark.core
 def test_a_helper_in_another_cell_is_read_too():
     helper = "def _normalise(z, dim):\n    return F.softmax(z, dim)\n"
     answer = "def softmax(z, dim=-1):\n    return _normalise(z, dim)\n"
@@ -226,6 +229,7 @@ def test_a_helper_in_another_cell_is_read_too():
     assert found[0].message.startswith("softmax uses torch.nn.functional.softmax (line 2 of cell ")
 
 
+@pytest.mark.core
 def test_a_library_name_the_student_rebinds_is_read_too():
     rebinds = ["math = torch.nn.functional\n", "import torch.nn.functional as math\n"]
     answer = "def softmax(z, dim=-1):\n    return math.softmax(z, dim)\n"
@@ -235,6 +239,7 @@ def test_a_library_name_the_student_rebinds_is_read_too():
     assert broken("03_regression", {"fit_by_hand": optim}, added=["import torch.optim as math\n"]) == {"fit_by_hand"}
 
 
+@pytest.mark.core
 def test_what_changes_a_students_object_elsewhere_is_read_too():
     answer = "def softmax(z, dim=-1):\n    return Holder.f(z, dim)\n"
     for elsewhere in ("class Holder:\n    pass\n\nHolder.f = torch.softmax\n",
@@ -245,6 +250,7 @@ def test_what_changes_a_students_object_elsewhere_is_read_too():
     assert broken("06_softmax_ce", {"softmax": table}, added=["FNS = []\n", "FNS.append(torch.softmax)\n"]) == {"softmax"}
 
 
+@pytest.mark.core
 def test_a_later_cell_that_redefines_the_exercise_is_read_too():
     for again in ("def softmax(z, dim=-1):\n    return torch.softmax(z, dim)\n",
                   "from torch.nn.functional import one_hot, softmax\n",
@@ -252,6 +258,7 @@ def test_a_later_cell_that_redefines_the_exercise_is_read_too():
         assert broken("06_softmax_ce", added=[again]) == {"softmax"}, again
 
 
+@pytest.mark.core
 def test_a_demo_cell_that_uses_the_built_in_costs_nothing():
     demo = ("z = torch.randn(3, 4)\nprint(torch.softmax(z, 0), softmax(z, 0))\n"
             "check = F.log_softmax(z, -1)\nprint(torch.logsumexp(z, 1), F.cross_entropy(z, torch.tensor([0, 1, 2])))\n"
@@ -259,23 +266,27 @@ def test_a_demo_cell_that_uses_the_built_in_costs_nothing():
     assert broken("06_softmax_ce", added=[demo]) == set()
 
 
+@pytest.mark.core
 def test_settings_at_the_top_level_cost_nothing():
     settings = ("import pandas as pd\npd.options.display.max_rows = 5\ntorch.backends.cudnn.benchmark = True\n"
                 "torch.set_printoptions(precision=3)\nimport matplotlib.pyplot as plt\nplt.rcParams['figure.dpi'] = 80\n")
     assert broken("06_softmax_ce", added=[settings]) == set()
 
 
+@pytest.mark.core
 def test_code_too_deep_to_read_loses_the_exercise():
     chain = "def softmax(z, dim=-1):\n    return z" + ".T" * 1500 + "\n"   # Python compiles it; resolving recurses
     assert broken("06_softmax_ce", {"softmax": chain}) == {"softmax"}
 
 
+@pytest.mark.core
 def test_cross_entropy_grad_may_use_the_built_in_softmax_and_its_own():
     answer = ("def cross_entropy_grad(logits, target):\n    n, c = logits.shape\n"
               "    return (softmax(logits, 1) + 0 * torch.softmax(logits, 1) - F.one_hot(target, c)) / n\n")
     assert broken("06_softmax_ce", {"cross_entropy_grad": answer}) == set()
 
 
+@pytest.mark.core
 def test_a_callee_is_judged_by_the_callers_rule():
     """cross_entropy may use logsumexp (a building block), even through the student's log_softmax."""
     log_softmax = "def log_softmax(z, dim=-1):\n    return z - torch.logsumexp(z, dim, keepdim=True)\n"
@@ -302,6 +313,7 @@ LOG_SOFTMAX_ATTACKS = {
 }
 
 
+@pytest.mark.core
 @pytest.mark.parametrize("label", list(LOG_SOFTMAX_ATTACKS))
 def test_each_route_to_a_built_in_log_softmax_loses_log_softmax(label):
     assert broken("06_softmax_ce", {"log_softmax": LOG_SOFTMAX_ATTACKS[label]}) == {"log_softmax"}
@@ -332,6 +344,7 @@ def sigmoid(z):
 }
 
 
+@pytest.mark.core
 @pytest.mark.parametrize("label", list(SIGMOID_ATTACKS))
 def test_each_route_to_a_built_in_sigmoid_loses_sigmoid(label):
     assert broken("04_logistic_bce", {"sigmoid": SIGMOID_ATTACKS[label]}) == {"sigmoid"}
@@ -377,6 +390,7 @@ def cross_entropy_grad(logits, target):
 }
 
 
+@pytest.mark.core
 @pytest.mark.parametrize("label", list(BY_HAND_ATTACKS))
 def test_autograd_in_a_by_hand_gradient_loses_it(label):
     assert broken("06_softmax_ce", {"cross_entropy_grad": BY_HAND_ATTACKS[label]}) == {"cross_entropy_grad"}
@@ -446,12 +460,14 @@ sigmoid_grad = _closed
 }
 
 
+@pytest.mark.core
 @pytest.mark.parametrize("label", list(WITH_AUTOGRAD))
 def test_with_autograd_means_the_result_comes_from_it(label):
     answer, keeps = WITH_AUTOGRAD[label]
     assert broken("02_autograd", {"sigmoid_grad": answer}) == (set() if keeps else {"sigmoid_grad"})
 
 
+@pytest.mark.core
 def test_mse_and_grad_judges_the_gradient_it_returns():
     closed = '''def mse_and_grad(x, y, w):
     leaf = w.detach().requires_grad_(True)
@@ -462,6 +478,7 @@ def test_mse_and_grad_judges_the_gradient_it_returns():
     assert broken("02_autograd", {"mse_and_grad": closed}) == {"mse_and_grad"}
 
 
+@pytest.mark.core
 def test_a_by_hand_gradient_may_run_where_autograd_is_off():
     answer = "def manual_mse_grad(x, y, w):\n    with torch.no_grad():\n        return 2 * (x * (x * w - y)).mean()\n"
     assert broken("02_autograd", {"manual_mse_grad": answer}) == set()
@@ -470,6 +487,7 @@ def test_a_by_hand_gradient_may_run_where_autograd_is_off():
     assert broken("02_autograd", {"manual_mse_grad": careful}) == set()
 
 
+@pytest.mark.core
 def test_fit_by_hand_may_use_neither_nn_nor_optim():
     for answer in ('''import importlib
 
@@ -487,6 +505,7 @@ def fit_by_hand(x, y, lr=0.1, steps=1000):
         assert broken("03_regression", {"fit_by_hand": answer}) == {"fit_by_hand"}
 
 
+@pytest.mark.core
 def test_batches_may_not_use_a_data_loader():
     answer = '''from torch.utils.data import DataLoader, TensorDataset
 
@@ -496,6 +515,7 @@ def batches(X, y, batch_size, generator=None):
     assert broken("05_mnist_gpu", {"batches": answer}) == {"batches"}
 
 
+@pytest.mark.core
 def test_inverted_dropout_by_hand_only():
     answer = '''class InvertedDropout(nn.Module):
     def __init__(self, p=0.5):
@@ -510,14 +530,17 @@ def test_inverted_dropout_by_hand_only():
     assert [v.found for v in found] == ["torch.nn.AlphaDropout"]
 
 
+@pytest.mark.core
 def test_a_cell_that_does_not_parse_breaks_nothing():
     assert broken("06_softmax_ce", added=["def softmax(z:\n"]) == set()
 
 
+@pytest.mark.core
 def test_a_notebook_without_rules_has_no_violations():
     assert check("01_tensors", [Cell("x = eval('1')", None)]) == []
 
 
+@pytest.mark.core
 def test_test_cells_belong_to_the_longest_exercise_name():
     names = ["cross_entropy", "cross_entropy_grad", "softmax"]
     assert owner("test_cross_entropy", names) == "cross_entropy"
@@ -526,6 +549,7 @@ def test_test_cells_belong_to_the_longest_exercise_name():
     assert owner("test_other", names) is None
 
 
+@pytest.mark.core
 def test_a_broken_rule_zeroes_exactly_its_exercises_test_cells():
     names = ["cross_entropy", "cross_entropy_grad", "softmax"]
     scores = [CellScore("test_cross_entropy", 3.0, 3.0, "passed"), CellScore("test_cross_entropy_values", 1.0, 1.0, "passed"),
@@ -568,6 +592,7 @@ DRAWS_ON_DEVICE = {   # label -> (the draw, keeps the rule)
 }
 
 
+@pytest.mark.core
 @pytest.mark.parametrize("label", list(DRAWS_ON_DEVICE))
 def test_batches_draw_on_the_datas_device(label):
     draw, keeps = DRAWS_ON_DEVICE[label]
@@ -575,6 +600,7 @@ def test_batches_draw_on_the_datas_device(label):
     assert broken("05_mnist_gpu", {"batches": _batches(draw, before)}) == (set() if keeps else {"batches"})
 
 
+@pytest.mark.core
 def test_a_cpu_device_under_a_name_is_still_the_cpu():
     named = _batches('torch.randperm(len(X), device=where)', before='where = torch.device("cpu")\n\n')
     assert broken("05_mnist_gpu", {"batches": named}) == {"batches"}
@@ -583,6 +609,7 @@ def test_a_cpu_device_under_a_name_is_still_the_cpu():
     assert broken("05_mnist_gpu", {"batches": local}) == {"batches"}
 
 
+@pytest.mark.core
 def test_a_cpu_draw_hidden_in_a_helper_in_another_cell_loses():
     helper = "def _order(n, generator=None):\n    return torch.randperm(n, generator=generator)\n"
     answer = _batches("_order(len(X), generator).to(X.device)")
@@ -595,12 +622,14 @@ def test_a_cpu_draw_hidden_in_a_helper_in_another_cell_loses():
     assert broken("05_mnist_gpu", {"batches": answer}, added=[on_device]) == set()
 
 
+@pytest.mark.core
 def test_a_cpu_draw_elsewhere_in_the_notebook_costs_nothing():
     demo = "perm = torch.randperm(10)\nprint(perm, np.random.permutation(3))\nimport numpy as np\n"
     assert broken("05_mnist_gpu", added=[demo]) == set()
     assert broken("07_training", added=[demo]) == set()
 
 
+@pytest.mark.core
 def test_fit_early_stopping_draws_on_the_datas_device():
     source = bank("07_training").RIGHT["fit_early_stopping"]["inner_functions_summed_loss"]
     assert broken("07_training", {"fit_early_stopping": source}) == set()
@@ -631,12 +660,14 @@ MOVES_INPUT = {   # label -> (the body, keeps the rule)
 }
 
 
+@pytest.mark.core
 @pytest.mark.parametrize("label", list(MOVES_INPUT))
 def test_predict_moves_its_input_to_the_models_device(label):
     body, keeps = MOVES_INPUT[label]
     assert broken("03_regression", {"predict": _predict(body)}) == (set() if keeps else {"predict"})
 
 
+@pytest.mark.core
 def test_predict_may_move_its_input_through_helpers():
     device_of = "def device_of(m):\n    return next(m.parameters()).device\n"
     answer = _predict("        return model(x.to(device_of(model))).cpu().numpy()\n")
@@ -663,6 +694,7 @@ MORE_DRAWS = {   # label -> (the draw, keeps the rule)
 }
 
 
+@pytest.mark.core
 @pytest.mark.parametrize("label", list(MORE_DRAWS))
 def test_other_ways_of_drawing(label):
     draw, keeps = MORE_DRAWS[label]
@@ -670,6 +702,7 @@ def test_other_ways_of_drawing(label):
     assert broken("05_mnist_gpu", {"batches": _batches(draw, before)}) == (set() if keeps else {"batches"})
 
 
+@pytest.mark.core
 def test_a_device_from_a_student_function_that_returns_the_cpu_is_the_cpu():
     answer = _batches("torch.randperm(len(X), device=where())", before='def where():\n    return "cpu"\n\n')
     assert broken("05_mnist_gpu", {"batches": answer}) == {"batches"}
@@ -708,6 +741,7 @@ def clip_grad_norm_(parameters, max_norm):
 }
 
 
+@pytest.mark.core
 @pytest.mark.parametrize("exercise", list(RNN_BUILTINS))
 def test_09_other_spellings_of_the_builtins_break_the_rule(exercise):
     for answer in RNN_BUILTINS[exercise]:
@@ -717,6 +751,7 @@ def test_09_other_spellings_of_the_builtins_break_the_rule(exercise):
         assert broken("09_rnn", {exercise: answer}) == expected, answer
 
 
+@pytest.mark.core
 def test_09_rnn_forward_may_call_the_students_rnn_cell_and_pad_sequences():
     """A correct rnn_forward that calls rnn_cell breaks nothing; neither do torch.nn.utils.rnn's helpers
     in a demo cell."""

@@ -51,6 +51,7 @@ class Elements(HTMLParser):
         self.found.append((tag, dict(attrs)))
 
 
+@pytest.mark.core
 def test_heading_emphasis_code_and_formulas_render():
     html = page()
     assert "<h1>My answer</h1>" in html
@@ -63,6 +64,7 @@ def test_heading_emphasis_code_and_formulas_render():
     assert "<mi>σ</mi>" in html or "&#x003C3;" in html  # \sigma, as a symbol
 
 
+@pytest.mark.core
 def test_a_students_markup_never_becomes_active():
     html = page()
     elements = Elements()
@@ -74,6 +76,7 @@ def test_a_students_markup_never_becomes_active():
     assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in html  # shown as the text it is
 
 
+@pytest.mark.core
 def test_a_quoted_hidden_test_marker_is_still_cut():
     html = page("Copied:\n\n### BEGIN HIDDEN TESTS\nsecret = 42\n### END HIDDEN TESTS\n")
     assert "secret" not in html and "HIDDEN TESTS" not in html and report.REDACTED in html
@@ -94,6 +97,7 @@ def test_the_page_in_a_browser_runs_nothing_of_the_students(tmp_path):
         assert tab.evaluate("window.pwned") is None
 
 
+@pytest.mark.core
 def test_outputs_of_every_kind_are_shown_escaped():
     """Streams, errors, text results and figures each reach the page, every text escaped."""
     cell = new_code_cell("print('x')", outputs=[

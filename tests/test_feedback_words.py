@@ -4,7 +4,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from course_tools.grading.notebook_run import HIDDEN_FAILED, NO_CASE, failing_case, failing_line, two_phases
+from course_tools.grading.notebook_run import two_phases
+from course_tools.grading.scoring import HIDDEN_FAILED, NO_CASE, failing_case, failing_line
+
+pytestmark = pytest.mark.core
 
 SOURCE = ("visible = 1\n"
           "### BEGIN HIDDEN TESTS\n# case: big inputs\nsecret_check = 2\n### END HIDDEN TESTS\n"

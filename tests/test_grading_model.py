@@ -7,6 +7,8 @@ import pytest
 from course_tools.grading.model import (AssignmentSpec, CellScore, CellStatus, NotebookSpec, Result, ResultStatus,
                                         RunStatus, Task)
 
+pytestmark = pytest.mark.core
+
 
 def spec() -> AssignmentSpec:
     nb = NotebookSpec(name="01_tensors", grade_cells=[("a", 2.0), ("b", 3.0)], hidden_lines=[], expected_names={},

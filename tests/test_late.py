@@ -6,6 +6,7 @@ import pytest
 from course_tools.grading import late
 
 
+@pytest.mark.core
 def test_times_are_read_as_nbgrader_keeps_them():
     assert late.parse_time("2026-03-01 23:59") == datetime(2026, 3, 1, 23, 59)
     assert late.parse_time("2026-03-02 00:59 +01:00") == datetime(2026, 3, 1, 23, 59)
@@ -14,6 +15,7 @@ def test_times_are_read_as_nbgrader_keeps_them():
         late.parse_time("next friday-ish")
 
 
+@pytest.mark.core
 @pytest.mark.parametrize("spec, seconds, score, expected", [
     ("none", 10 * 3600, 8, 0),
     ("1/hour", 1, 8, 1),                 # nbgrader's SubMarks: every started hour
@@ -30,11 +32,13 @@ def test_penalties(spec, seconds, score, expected):
     assert late.parse_policy(spec).penalty(seconds, score, max_score=20) == pytest.approx(expected)
 
 
+@pytest.mark.core
 def test_a_policy_that_cannot_be_read_says_what_is_expected():
     with pytest.raises(late.LateError, match="N/hour, N/day, N%/hour or N%/day"):
         late.parse_policy("1 point per hour")
 
 
+@pytest.mark.core
 def test_the_note_says_how_late_and_what_it_cost():
     due = datetime(2026, 3, 1, 23, 59)
     assert late.note(86400 + 2 * 3600 + 61, due, 3) == \

@@ -10,6 +10,8 @@ import pytest
 
 from course_tools.grading import export, lms, roster
 
+pytestmark = pytest.mark.core
+
 ROSTER = ("\ufeffid,first_name,last_name,email\n"
           "s001,Ada,Lovelace,ada@example.org\n"
           "S002,伟,王,wang.wei@example.cn\n"

@@ -1,8 +1,11 @@
 """The notebook rules every tool shares (course_tools/notebook_rules.py): which cell is what, and
 where the hidden tests are."""
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from course_tools import notebook_rules as rules
+
+pytestmark = pytest.mark.core
 
 
 def cell(kind="code", source="", **nbgrader):

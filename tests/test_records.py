@@ -11,6 +11,8 @@ from course_tools.grading import reference, sandbox
 from course_tools.grading.records import MIME, compare, decode_tensor, take
 from torchcourse.record import encode, record
 
+pytestmark = pytest.mark.core
+
 
 def rec(value, rtol=1e-5, atol=1e-6, line=3):
     return {"format": 1, "line": line, "rtol": rtol, "atol": atol, "value": encode(value)}

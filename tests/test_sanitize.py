@@ -10,6 +10,8 @@ from course_tools.grading.model import NotebookSpec
 from course_tools.grading.sanitize import normalize
 from course_tools.notebook_rules import grade_id
 
+pytestmark = pytest.mark.core
+
 
 def solution(gid):
     return new_code_cell(f"def {gid}(): ...", id=gid, metadata={"nbgrader": {

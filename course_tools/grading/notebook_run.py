@@ -1,4 +1,5 @@
-"""Run one sanitized notebook in the sandbox and score its test cells: the run/restart loop.
+"""Run one sanitized notebook in the sandbox and collect what its test cells left: the run/restart
+loop. The scores are decided from that plain data by ``scoring``, which never sees a kernel.
 
 Two phases in one kernel life, so that feedback cannot leak hidden tests, by construction:
 
@@ -25,21 +26,21 @@ cells it could have affected.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
-import re
 import time
 from pathlib import Path
 from typing import Callable
 
 import nbformat
 
-from . import guard, records
+from . import guard, records, scoring
 from .kernel import GradingClient, KernelFailed, Outcome
 from .warm import KernelKind
 from .context import Context
-from .model import CellScore, CellStatus, NotebookSpec, RunStatus, Stage, Stages
-from ..notebook_rules import HIDDEN_BEGIN, HIDDEN_END, grade_id, is_test_cell, points, split_hidden, strip_hidden
+from .model import CellScore, NotebookSpec, RunStatus, Stage, Stages
+from ..notebook_rules import grade_id, is_test_cell, points, split_hidden, strip_hidden
 
 # What tests rely on, imported before any student code; then the notebook's folder joins sys.path
 # last, so that a student's helper module imports but never shadows an installed one.
@@ -71,13 +72,6 @@ WHY_SKIPPED = {
 }
 
 
-HIDDEN_FAILED = "a hidden test failed"
-NO_CASE = "on inputs other than the visible tests' (the exact check is not shown)"
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-# IPython's traceback, or a failed check of torchcourse.checks, which shows only the cell's line
-CELL_LINE = re.compile(r"Cell In\[\d*\], line (\d+)|\(line (\d+) of this cell\)")
-
-
 def two_phases(nb):
     """The notebook the kernel runs: ``nb`` with its test cells' hidden blocks removed, followed by
     one cell per test cell that has a hidden block, holding that test cell whole.
@@ -93,34 +87,6 @@ def two_phases(nb):
         run.cells.append(whole)
         hidden_of[len(run.cells) - 1] = i
     return run, hidden_of
-
-
-def failing_line(outputs) -> int | None:
-    """The line of the test cell that the first error names (the only thing taken from the kernel)."""
-    for out in outputs:
-        if out.get("output_type") == "error":
-            text = ANSI.sub("", "\n".join(out.get("traceback") or []))
-            found = CELL_LINE.search(text)
-            return int(found.group(1) or found.group(2)) if found else None
-    return None
-
-
-def failing_case(source: str, line: int | None) -> str:
-    """The grader's words for a failed hidden run: the last ``# case:`` comment above ``line``, in
-    the hidden block that holds that line."""
-    if line is None:
-        return f"{HIDDEN_FAILED} {NO_CASE}"
-    label, inside = None, False
-    for number, text in enumerate(source.splitlines(), start=1):
-        if number > line:
-            break
-        marker = text.strip()
-        if marker.startswith(HIDDEN_BEGIN) or marker.startswith(HIDDEN_END):
-            inside = marker.startswith(HIDDEN_BEGIN)
-            label = None   # a label speaks for its own block only
-        elif inside and marker.lower().startswith("# case:"):
-            label = marker[len("# case:"):].strip()
-    return f"{HIDDEN_FAILED}: {label}" if label else f"{HIDDEN_FAILED} {NO_CASE}"
 
 
 def error_output(ename: str, evalue: str):
@@ -348,9 +314,17 @@ class NotebookGrader:
     # ------------------------------------------------------------------ scores
 
     def _scores(self) -> list[CellScore]:
-        from nbgrader.utils import determine_grade
-
-        cells = [self._score(i, determine_grade) for i in self.test_indices]
+        cells = []
+        for i in self.test_indices:
+            # stderr (warnings, progress bars) is neither scored nor shown on the page
+            self.nb.cells[i].outputs = scoring.without_stderr(self.nb.cells[i].outputs)
+            test = self._collected(i)
+            # the records are compared in the hidden runs' scoring (the rest of it takes microseconds)
+            with self.stages.timed(Stage.COMPARE) if test.hidden else contextlib.nullcontext():
+                scored = scoring.score(test, self.spec.reference_records, self.tamper_from)
+            if scored.note:   # the instructors' copy says what the records differed in
+                self.nb.cells[test.hidden.index].outputs.append(note_output(scored.note))
+            cells.append(scored.cell)
         if self.tampered:
             # the probe's findings come from the kernel: instructors read them, students get our words
             self.flags.append("tampering: " + "; ".join(dict.fromkeys(self.tamper_reasons)))
@@ -358,46 +332,15 @@ class NotebookGrader:
                               "interferes with testing; your instructor has the details")
         return cells
 
-    def _score(self, i: int, determine_grade) -> CellScore:
-        cell = self.nb.cells[i]
-        gid = self.grade_ids[i]
-        maximum = points(cell)
-        hidden = self.hidden_run.get(i)
-        # stderr is noise (warnings, progress bars): a failing check raises, which is an error output
-        cell.outputs = [o for o in cell.outputs
-                        if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-        if self.tampered and max(i, hidden or 0) >= self.tamper_from:
-            return CellScore(gid, 0.0, maximum, CellStatus.TAMPERED,
-                             "not scored: the grader found code that interferes with the tests")
-        error = next((o for o in cell.outputs if o.get("output_type") == "error"), None)
-        # the visible run's words: no hidden test had been sent to the kernel yet
-        visible = self.skip.get(i) or (f"{error.get('ename')}: {error.get('evalue')}" if error else "")
-        if hidden is None:   # the visible run was the whole test
-            if i in self.skip:
-                return CellScore(gid, 0.0, maximum, CellStatus.NOT_RUN, self.skip[i])
-            score = float(determine_grade(cell)[0] or 0.0)
-            status = CellStatus.PASSED if score >= maximum else CellStatus.FAILED
-            return CellScore(gid, score, maximum, status, visible)
-        # the verdict is the whole cell's, as nbgrader's (stand-ins for other exercises included)
-        if hidden in self.skip:
-            return CellScore(gid, 0.0, maximum, CellStatus.NOT_RUN, f"hidden tests not run: {self.skip[hidden]}")
-        if hidden in self.stopped:
-            return CellScore(gid, 0.0, maximum, CellStatus.FAILED, visible or f"hidden tests: {self.stopped[hidden]}")
-        run = self.nb.cells[hidden]
-        if any(o.get("output_type") == "error" for o in run.outputs):
-            line = self.error_lines.get(hidden) or failing_line(run.outputs)
-            return CellScore(gid, 0.0, maximum, CellStatus.FAILED, visible or failing_case(run.source, line))
-        if run.execution_count is None:
-            return CellScore(gid, 0.0, maximum, CellStatus.NOT_RUN, "hidden tests not run")
-        # the kernel's verdict can only take points away: they are granted outside it, when every
-        # value the hidden tests recorded matches the solutions' (None: this run *is* the reference)
-        if self.spec.reference_records is not None:
-            want = self.spec.reference_records.get(gid)
-            if not want:   # nothing to judge it by outside the kernel: no points (the reference refuses this)
-                return CellScore(gid, 0.0, maximum, CellStatus.FAILED, "the grader has no reference for this test")
-            with self.stages.timed(Stage.COMPARE):
-                mismatch = records.compare(want, self.records.get(hidden, []))
-            if mismatch is not None:
-                run.outputs.append(note_output(f"recorded values: {mismatch.what}"))   # instructors' copy
-                return CellScore(gid, 0.0, maximum, CellStatus.FAILED, visible or failing_case(run.source, mismatch.line))
-        return CellScore(gid, maximum, maximum, CellStatus.PASSED, "")
+    def _collected(self, i: int) -> scoring.CellRuns:
+        """What the runs of test cell ``i`` left, as plain data for ``scoring``."""
+        cell, h = self.nb.cells[i], self.hidden_run.get(i)
+        hidden = None
+        if h is not None:
+            run = self.nb.cells[h]
+            hidden = scoring.HiddenRun(index=h, source=run.source, outputs=run.outputs,
+                                       execution_count=run.execution_count, records=self.records.get(h, []),
+                                       error_line=self.error_lines.get(h), skipped=self.skip.get(h),
+                                       stopped=self.stopped.get(h))
+        return scoring.CellRuns(grade_id=self.grade_ids[i], max_points=points(cell), index=i,
+                               outputs=cell.outputs, skipped=self.skip.get(i), hidden=hidden)

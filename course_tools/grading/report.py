@@ -4,7 +4,7 @@ Feedback shows the student's own cells with their outputs and, for each test cel
 visible part, the score and the check's message. It cannot show hidden tests, by construction: it
 is built only from the *visible run* (``Result.feedback``), whose outputs were all received before
 any hidden test was sent to the kernel, and from texts the grader writes itself (a failed hidden
-test is named by its exercise and the source's ``# case:`` words; see ``notebook_run``). No
+test is named by its exercise and the source's ``# case:`` words; see ``scoring``). No
 redaction is needed, so none of a student's own lines is ever blanked out for looking like a test.
 Tracebacks of test cells are still reduced to the error's type and message, to keep them short.
 
