@@ -2,7 +2,10 @@
 (the command instructors run, in its sandbox).
 
 For every assignment that has an answer bank in tests/answers/<id>.py:
-- the source's solutions get full marks, and so do the bank's other correct ways of writing them;
+- the source's solutions get full marks with nothing flagged (no false alarm from the tamper checks:
+  libraries that wrap torch functions when imported, tests that use torch function modes or
+  stand-ins), and so do the bank's other correct ways of writing them;
+- no feedback page shows a hidden test;
 - a correct answer that warns, prints to stderr and draws a progress bar keeps every point;
 - the untouched release gets zero;
 - each realistic wrong answer loses its own exercise's points. One submission carries one wrong
@@ -14,11 +17,14 @@ For every assignment that has an answer bank in tests/answers/<id>.py:
 All submissions of one assignment are graded in one run (one xdist worker each).
 """
 import ast
+import csv
+import html
 
 import pytest
 
 import autograde
 from course_tools import notebook_rules
+from course_tools.grading.source_analysis import notebook_spec
 from course_tools.layout import REPO
 from banks import ANSWERS, load_bank
 from noise import make_noisy
@@ -120,6 +126,28 @@ def test_correct_answers_get_full_marks(graded, assignment, student):
     scores = graded(assignment)
     assert student in scores, f"the grader did not grade the {student} submission"
     assert lost_points(scores[student], assignment) == {}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", [pytest.param(a, marks=group(a)) for a in BANKS])
+def test_the_solutions_are_not_flagged(graded, assignment):
+    graded(assignment)
+    with open(_workdirs[assignment] / "out" / "grades.csv", encoding="utf-8") as f:
+        row = next(r for r in csv.DictReader(f) if r["student"] == "solution")
+    assert (row["status"], row["score"], row["flags"]) == ("graded", row["max_score"], ""), row
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", [pytest.param(a, marks=group(a)) for a in BANKS])
+def test_no_feedback_page_shows_a_hidden_test(graded, assignment):
+    students = graded(assignment)
+    hidden = notebook_spec(autograde.notebook_path(REPO.source, assignment)).hidden_lines
+    assert hidden, f"{assignment} has no hidden test lines: the check below would be vacuous"
+    for student in students:
+        page = (_workdirs[assignment] / "out" / "feedback" / student / f"{assignment}.html").read_text(encoding="utf-8")
+        assert "BEGIN HIDDEN TESTS" not in page, student
+        shown = [line for line in hidden if line in page or html.escape(line) in page]
+        assert not shown, f"{student}'s feedback shows hidden test lines: {shown[:3]}"
 
 
 @pytest.mark.slow

@@ -35,7 +35,7 @@ Libraries change these too, legitimately: importing ``torch._dynamo`` wraps ``to
 matplotlib's inline backend registers IPython callbacks, packages add import finders. A replacement
 that is a wrapper from the installed libraries around the original (its ``__wrapped__``), new
 attributes, and hooks whose code lies in the Python installation, the environment or the course
-package are accepted; ``tests/test_grader_assignments.py`` grades every real assignment's solutions
+package are accepted; the answer-bank round trips (``tests/test_autograde_roundtrip.py``) grade every real assignment's solutions
 to keep these checks free of false alarms.
 
 A test cell after which tampering was detected scores zero, and so does every later one; the
