@@ -1,5 +1,7 @@
 """The tamper probe as a module: run in a real IPython shell (in this process), it sees what it
 was written to see, and the code the grader sends runs it without leaving names behind."""
+import sys
+
 import pytest
 import torch
 from IPython.core.interactiveshell import InteractiveShell
@@ -10,15 +12,17 @@ from course_tools.grading import guard, probe
 
 @pytest.fixture
 def shell():
+    sys.__dict__.pop(probe.AT_BASELINE, None)   # a kernel life's record of its baseline's classes
     ip = InteractiveShell.instance()
     ip.run_cell("import torch, numpy\nfrom torchcourse.checks import expect, expect_tensor\n")
     yield ip
     InteractiveShell.clear_instance()
+    sys.__dict__.pop(probe.AT_BASELINE, None)
 
 
-def snapshot(ip, names=(), full=False, expected=None):
+def snapshot(ip, names=(), full=False, expected=None, all_classes_too=False):
     expected = expected or {"expect": ("torchcourse.checks", "expect"), "torch": ("torch", None)}
-    return probe.snapshot(ip, list(names), expected, full, guard.TRUSTED)
+    return probe.snapshot(ip, list(names), expected, full, guard.TRUSTED, all_classes_too)
 
 
 def test_an_untouched_kernel_has_no_problems(shell):
@@ -53,6 +57,38 @@ def test_student_classes_that_fake_comparisons(shell):
     found = " ".join(snapshot(shell)["new_classes"])
     assert "Liar: a torch.Tensor subclass" in found and "Yes: a class whose __eq__" in found
     assert "Honest" not in found
+
+
+def test_a_class_made_after_the_baseline_is_found_by_every_check(shell):
+    snapshot(shell, full=True)
+    shell.run_cell("class Yes:\n    def __eq__(self, other):\n        return True\n")
+    assert any(c.startswith("Yes: ") for c in snapshot(shell)["new_classes"])
+
+
+def test_a_patched_library_class_is_found_by_the_last_check(shell, tmp_path):
+    """A class the baseline saw turns suspicious only when student code is put into it: checks
+    between cells do not walk the ~10,000 classes the baseline saw, the last one does."""
+    (tmp_path / "patcher.py").write_text("import json\n\ndef always(self, other):\n    return True\n\n"
+                                         "json.JSONDecoder.__eq__ = always\n")
+    import json
+    snapshot(shell, full=True)
+    try:
+        shell.run_cell(f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nimport patcher\n")
+        assert snapshot(shell)["patched_classes"] == []
+        last = snapshot(shell, all_classes_too=True)
+        assert any(c.startswith("JSONDecoder: a class whose __eq__") for c in last["patched_classes"]), last
+        assert not any("JSONDecoder" in c for c in last["new_classes"])
+    finally:
+        del json.JSONDecoder.__eq__
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("patcher", None)
+
+
+def test_a_kernel_that_removes_the_record_gets_every_class_looked_at(shell):
+    snapshot(shell, full=True)
+    shell.run_cell("import sys\ndel sys._course_grader_classes_at_baseline\n"
+                   "class Yes:\n    def __eq__(self, other):\n        return True\n")
+    assert any(c.startswith("Yes: ") for c in snapshot(shell)["new_classes"])
 
 
 def test_objects_equal_to_anything(shell):

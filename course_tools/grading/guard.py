@@ -66,14 +66,16 @@ TRUSTED = str(Path(torchcourse.__file__).resolve().parent)
 PROBE_SOURCE = inspect.getsource(probe)
 
 
-def probe_code(names: list[str], expected_names: dict[str, tuple[str, str | None]], full) -> tuple[str, str]:
+def probe_code(names: list[str], expected_names: dict[str, tuple[str, str | None]], full,
+               all_classes_too: bool = False) -> tuple[str, str]:
     """The source of one probe run and the nonce its answer must carry. The probe module runs in a
     namespace of its own, so that the notebook's namespace gains nothing but a name it deletes."""
     nonce = "GRADER-PROBE-" + secrets.token_hex(16) + ":"
     code = ("def __grader_probe():\n"
             "    namespace = {'__name__': '__grader_probe__'}\n"
             f"    exec(compile({PROBE_SOURCE!r}, '<grader-probe>', 'exec'), namespace)\n"
-            f"    namespace['main']({nonce!r}, {names!r}, {expected_names!r}, {full!r}, {TRUSTED!r})\n"
+            f"    namespace['main']({nonce!r}, {names!r}, {expected_names!r}, {full!r}, {TRUSTED!r}, "
+            f"{all_classes_too!r})\n"
             "__grader_probe()\n"
             "del __grader_probe\n")
     return code, nonce
@@ -116,8 +118,8 @@ class Guard:
     def __init__(self, client, spec):
         self.client, self.spec, self.base = client, spec, None
 
-    def _probe(self, full: bool = False, names=()) -> dict | None:
-        code, nonce = probe_code(list(names), self.spec.expected_names, full)
+    def _probe(self, full: bool = False, names=(), all_classes_too: bool = False) -> dict | None:
+        code, nonce = probe_code(list(names), self.spec.expected_names, full, all_classes_too)
         _, outputs = self.client.run_code(code, 60, silent=True)
         text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
         return parse_probe(text, nonce)
@@ -127,14 +129,19 @@ class Guard:
         self.base = self._probe(full=True)
         return self.base is not None
 
-    def check(self) -> list[str]:
-        """Problems found by a probe against the baseline (empty: all is well)."""
+    def check(self, last: bool = False) -> list[str]:
+        """Problems found by a probe against the baseline (empty: all is well). ``last``: the check
+        after the last test cell, which also looks through every class the baseline saw; what
+        only it finds sets ``patched_classes`` (it may have been there since any test cell)."""
+        self.patched_classes: list[str] = []
         if not self.client.alive():
             return []
-        now = self._probe()
+        now = self._probe(all_classes_too=last)
         if now is None:
             return ["the grader's integrity check got no answer from the kernel"]
+        self.patched_classes = [f"patched {c}" for c in now.get("patched_classes", [])]
         problems = list(now.get("problems", [])) + [f"defined {c}" for c in now.get("new_classes", [])]
+        problems += self.patched_classes
         if now.get("mock_loaded") and not self.base.get("mock_loaded"):
             problems.append("imported unittest.mock (mock objects compare equal to anything)")
         changed = changed_spaces(self.base, now)

@@ -258,14 +258,16 @@ class NotebookGrader:
                         self._tamper(i, ["a check that must fail did not report its failure "
                                          "(exceptions are being suppressed)"])
         if not self.tampered and previous_test is not None and client.alive():
-            self._guard_check(previous_test)
+            self._guard_check(previous_test, last=True)
         return False
 
     # ------------------------------------------------------------------ what happened
 
-    def _guard_check(self, blame: int) -> None:
+    def _guard_check(self, blame: int, last: bool = False) -> None:
         with self.stages.timed(Stage.PROBE):
-            found = self.guard.check()
+            found = self.guard.check(last)
+        if found and self.guard.patched_classes:   # seen only by the last check: since the first test
+            blame = min(self.grade_ids)
         if found:
             self._tamper(blame, found)
 

@@ -249,19 +249,44 @@ def suspicious_class(cls: type) -> str | None:
     return f"a class whose {method} answers the same for any object" if method else None
 
 
-def new_classes(trusted: tuple[str, ...], modes: tuple) -> list[str]:
-    """Classes made by the student that could fake a comparison."""
-    found = []
-    for cls in all_classes():
-        try:
-            if cls is _Unrelated or not student_made(cls, trusted) or (modes and issubclass(cls, modes)):
-                continue
-            why = suspicious_class(cls)
-        except BaseException:
+# The classes the baseline saw, kept on the sys module for the later probes of this kernel life
+# (the objects themselves, so that no new class can take the id of one that was freed). It only
+# lets a probe skip work: a kernel that edits it hides nothing from the full scan at the end.
+AT_BASELINE = "_course_grader_classes_at_baseline"
+
+
+def suspicious_made(cls: type, trusted: tuple[str, ...], modes: tuple) -> str | None:
+    """Why ``cls``, made by the student, could fake a comparison (None: it cannot, or is not theirs)."""
+    try:
+        if cls is _Unrelated or not student_made(cls, trusted) or (modes and issubclass(cls, modes)):
+            return None
+        why = suspicious_class(cls)
+    except BaseException:
+        return None
+    return "%s: %s" % (getattr(cls, "__qualname__", "?"), why) if why else None
+
+
+def class_scan(trusted: tuple[str, ...], modes: tuple, everything: bool) -> tuple[list[str], list[str]]:
+    """Classes that could fake a comparison: ``(among the classes made since the baseline, among
+    those the baseline saw)``. The second is only looked at when ``everything`` is asked (the
+    baseline and the last check): walking the dicts of all ~10,000 classes of torch and friends is
+    most of a probe's time, and a class the baseline saw turns suspicious only when code is put
+    into it (a library class patched), which the last check still finds."""
+    classes = all_classes()
+    seen = getattr(sys, AT_BASELINE, None)
+    if not isinstance(seen, dict):   # the baseline (or a kernel that removed the record: scan all)
+        seen, everything = {}, True
+        if not hasattr(sys, AT_BASELINE):
+            setattr(sys, AT_BASELINE, {id(c): c for c in classes})
+    new, old = [], []
+    for cls in classes:
+        known = seen.get(id(cls)) is cls
+        if known and not everything:
             continue
+        why = suspicious_made(cls, trusted, modes)
         if why:
-            found.append("%s: %s" % (getattr(cls, "__qualname__", "?"), why))
-    return found
+            (old if known else new).append(why)
+    return new, old
 
 
 def equal_to_anything(ns: dict) -> list[str]:
@@ -294,11 +319,12 @@ def equal_to_anything(ns: dict) -> list[str]:
 # --------------------------------------------------------------------------- the report
 
 
-def snapshot(ip, names, expected_names: dict, full: bool, trusted_extra: str) -> dict:
+def snapshot(ip, names, expected_names: dict, full: bool, trusted_extra: str, all_classes_too: bool = False) -> dict:
     """Everything the grader compares: digests of every watched namespace (and their full tables
-    for the baseline or for ``names``), and the problems found now."""
+    for the baseline or for ``names``), and the problems found now; ``all_classes_too``: also look
+    through the classes the baseline saw (``class_scan``)."""
     trusted = tuple(p for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, trusted_extra) if p)
-    out = {"modules": {}, "full": {}, "problems": [], "new_classes": []}
+    out = {"modules": {}, "full": {}, "problems": [], "new_classes": [], "patched_classes": []}
     spaces = {name: table(space, trusted) for name, space in watched_spaces().items()}
     spaces["<machinery>"] = {k: json.dumps(v) for k, v in machinery(ip, trusted).items()}
     for name, entries in spaces.items():
@@ -308,14 +334,14 @@ def snapshot(ip, names, expected_names: dict, full: bool, trusted_extra: str) ->
     modes, mode_problems = active_modes()
     out["problems"] = renamed_imports(ip.user_ns, expected_names) + broken_checks() + mode_problems
     out["problems"] += equal_to_anything(ip.user_ns)
-    out["new_classes"] = new_classes(trusted, modes)
+    out["new_classes"], out["patched_classes"] = class_scan(trusted, modes, all_classes_too)
     out["mock_loaded"] = "unittest.mock" in sys.modules
     return out
 
 
-def main(nonce: str, names, expected_names: dict, full: bool, trusted_extra: str) -> None:
+def main(nonce: str, names, expected_names: dict, full: bool, trusted_extra: str, all_classes_too: bool = False) -> None:
     """Print the snapshot behind ``nonce`` on a line of its own (the grader's only channel)."""
     from IPython import get_ipython
 
-    report = snapshot(get_ipython(), list(names), expected_names, full, trusted_extra)
+    report = snapshot(get_ipython(), list(names), expected_names, full, trusted_extra, all_classes_too)
     print("\n" + nonce + json.dumps({"nonce": nonce, **report}) + "\n", flush=True)
