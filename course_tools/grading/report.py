@@ -149,7 +149,9 @@ def _cell_view(cell, spec: NotebookSpec | None) -> dict | None:
 
 @lru_cache(maxsize=1)
 def _templates() -> Environment:
-    return Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True,
+    # the pages people open in a browser are escaped; the terminal's text is not HTML
+    return Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                       autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
@@ -187,12 +189,15 @@ def grades_csv(rows: list[dict], path: Path) -> None:
     write_atomic(path, buf.getvalue())
 
 
-def summary(rows: list[dict]) -> str:
+SUMMARY_HEADER = ("assignment", "graded", "full marks", "failed to run", "flagged", "tampering", "mean")
+
+
+def summary_rows(rows: list[dict]) -> list[tuple[str, ...]]:
+    """One row of ``SUMMARY_HEADER``'s columns per assignment, from the gradebook's rows (pure)."""
     by: dict[str, list[dict]] = {}
     for r in rows:
         by.setdefault(r["assignment"], []).append(r)
-    header = ("assignment", "graded", "full marks", "failed to run", "flagged", "tampering", "mean")
-    table = [header]
+    table = []
     for a in sorted(by):
         rs = by[a]
         graded = [r for r in rs if r["status"] == "graded"]
@@ -202,10 +207,15 @@ def summary(rows: list[dict]) -> str:
         table.append((a, str(len(graded)), str(len(full)), str(len(failed)),
                       str(sum(bool(r["flags"]) for r in rs)), str(sum(r["tampered"] for r in rs)),
                       f"{mean:.2f}/{rs[0]['max_score']:g}"))
-    widths = [max(len(row[k]) for row in table) for k in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return table
+
+
+def summary(rows: list[dict]) -> str:
+    """The run's summary for the terminal (templates/summary.txt.j2)."""
+    table = summary_rows(rows)
+    widths = [max(len(row[k]) for row in [SUMMARY_HEADER, *table]) for k in range(len(SUMMARY_HEADER))]
+    return _templates().get_template("summary.txt.j2").render(
+        header=SUMMARY_HEADER, rules=["-" * w for w in widths], rows=table, widths=widths).rstrip("\n")
 
 
 def stage_table(stages: dict[str, list[dict]]) -> str:
