@@ -2,7 +2,7 @@
 in one frozen object instead of a tuple of arguments threaded through each of them."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .limits import Limits
 from .sandbox import SandboxConfig
@@ -25,6 +25,3 @@ class Context:
     @classmethod
     def of(cls, limits: Limits, sandboxed: bool = True, **more) -> "Context":
         return cls(limits=limits, sandbox=SandboxConfig(enabled=sandboxed), **more)
-
-    def seeded(self, seed: int) -> "Context":
-        return replace(self, seed=seed)

@@ -117,6 +117,7 @@ class Guard:
 
     def __init__(self, client, spec):
         self.client, self.spec, self.base = client, spec, None
+        self.patched_classes: list[str] = []   # what only the last check found (``check``)
 
     def _probe(self, full: bool = False, names=(), all_classes_too: bool = False) -> dict | None:
         code, nonce = probe_code(list(names), self.spec.expected_names, full, all_classes_too)
@@ -133,7 +134,7 @@ class Guard:
         """Problems found by a probe against the baseline (empty: all is well). ``last``: the check
         after the last test cell, which also looks through every class the baseline saw; what
         only it finds sets ``patched_classes`` (it may have been there since any test cell)."""
-        self.patched_classes: list[str] = []
+        self.patched_classes = []
         if not self.client.alive():
             return []
         now = self._probe(all_classes_too=last)

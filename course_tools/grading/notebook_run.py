@@ -266,10 +266,9 @@ class NotebookGrader:
     def _guard_check(self, blame: int, last: bool = False) -> None:
         with self.stages.timed(Stage.PROBE):
             found = self.guard.check(last)
-        if found and self.guard.patched_classes:   # seen only by the last check: since the first test
-            blame = min(self.grade_ids)
         if found:
-            self._tamper(blame, found)
+            # a patched class only the last check looks for may have been there since the first test
+            self._tamper(min(self.grade_ids) if self.guard.patched_classes else blame, found)
 
     def _tamper(self, index: int, reasons: list[str]) -> None:
         self.tamper_from = index
