@@ -135,3 +135,22 @@ def test_a_worker_of_another_checkout_stops_the_run():
 def test_a_result_travels_back_as_json():
     result = orchestrate._outcome(FakeFuture(graded().to_json()), TASK)
     assert result == graded()
+
+
+def _tasks(*assignments):
+    return [Task(student=f"s{k}", assignment=a, files={}, extra_files=[], content_hash=str(k))
+            for k, a in enumerate(assignments)]
+
+
+def test_a_spare_is_launched_only_when_a_submission_of_its_kind_will_take_it():
+    """``pending`` is what is still to be sent, the next one last (the driver pops from the end)."""
+    one, = _tasks("01")
+    # one worker: a spare while another submission of the same assignment follows
+    assert orchestrate.spare_pays(one, _tasks("01"), slots=1)
+    assert not orchestrate.spare_pays(one, [], slots=1), "the last submission of a batch launches nothing"
+    assert not orchestrate.spare_pays(one, _tasks("02", "02"), slots=1), "another assignment's kernel is of another kind"
+    # two workers: the next submission may go to the other one, so two must follow
+    assert not orchestrate.spare_pays(one, _tasks("01"), slots=2)
+    assert orchestrate.spare_pays(one, _tasks("02", "01", "01"), slots=2)
+    # a class of one submission per assignment (device fairness, a small resubmission run): none
+    assert not any(orchestrate.spare_pays(t, _tasks("02", "03", "04"), slots=2) for t in _tasks("01", "05"))

@@ -29,8 +29,8 @@ from typing import Any
 
 import torch
 
-MIME = "application/vnd.torchcourse.record+json"
-FORMAT = 1
+from torchcourse.wire import FORMAT, MIME
+
 _sending = False
 
 

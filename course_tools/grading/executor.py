@@ -204,8 +204,8 @@ def _die_when_stuck(seconds: float) -> threading.Timer:
 def grade(parcel: Parcel, assignment: Bundle, limits: Limits, sandboxed: bool, checkout: str,
           more: bool = True) -> dict:
     """A Dask task: grade one submission in this worker process; the ``Result`` as plain data.
-    ``more``: other submissions follow, so the worker launches the next kernel meanwhile (none is
-    launched for nothing at the end of a batch)."""
+    ``more``: a submission of the same assignment will likely come to this worker, so it launches
+    the next kernel meanwhile (``orchestrate.spare_pays``: none is launched for nothing)."""
     from .context import Context
     from .submission import grade_task
 

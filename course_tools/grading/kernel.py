@@ -41,7 +41,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbclient.util import run_sync
 
-from torchcourse.record import MIME as RECORD_MIME
+from torchcourse.wire import MIME as RECORD_MIME
 
 from . import sandbox
 from .limits import Limits

@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+from torchcourse.wire import FORMAT, MIME
 
-from torchcourse.record import FORMAT, MIME
+if TYPE_CHECKING:
+    import torch
 
 
 class BadRecord(ValueError):
@@ -85,8 +87,9 @@ def _kind(value) -> str:
     return next(iter(value)) if isinstance(value, dict) and len(value) == 1 else type(value).__name__
 
 
-def decode_tensor(meta: dict) -> torch.Tensor | None:
+def decode_tensor(meta: dict) -> "torch.Tensor | None":
     """A recorded tensor rebuilt from its bytes (None for a meta tensor, which has no values)."""
+    import torch   # here, not at the top: a driver that keeps its reference never compares a tensor
     if "data" not in meta:
         return None
     dtype = getattr(torch, str(meta["dtype"]), None)
@@ -105,6 +108,8 @@ def _tensor_differs(w: dict, g: dict, rtol: float, atol: float, where: str) -> s
     for field in ("dtype", "shape", "device"):
         if g.get(field) != w.get(field):
             return f"{where}: {field} {g.get(field)}, expected {w.get(field)}"
+    import torch
+
     want, got = decode_tensor(w), decode_tensor(g)
     if want is None:
         return None if "data" not in g else f"{where}: values sent for a meta tensor"
