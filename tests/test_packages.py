@@ -55,6 +55,18 @@ def test_importing_torchcourse_loads_no_tooling():
     assert out.strip() == "[]", out
 
 
+def test_the_graders_driver_starts_without_torch_or_an_iri_parser():
+    """A `./course grade` run's driver imports neither torch (the workers compare the records) nor
+    rfc3987-syntax (an Earley parser built at import, which notebooks' validation never uses): seconds
+    of every run's start. Notebooks are still validated."""
+    code = ("import sys, course_tools.grading.api, course_tools.grading.executor, course_tools.grading.cli, nbformat\n"
+            "bad = nbformat.v4.new_notebook()\nbad.cells.append({'cell_type': 'code'})\n"
+            "try:\n    nbformat.validate(bad)\nexcept nbformat.ValidationError:\n    print('invalid')\n"
+            "print(sorted(n for n in ('torch', 'rfc3987_syntax') if sys.modules.get(n)))\n")
+    run = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True)
+    assert run.stdout.split() == ["invalid", "[]"], run.stdout + run.stderr
+
+
 def test_the_sandbox_mounts_only_the_notebooks_package():
     readable = sandbox.readable_paths()
     inside_repo = [p for p in readable if p == REPO.root or REPO.root in p.parents]
