@@ -6,7 +6,8 @@ For every assignment that has an answer bank in tests/answers/<id>.py:
   libraries that wrap torch functions when imported, tests that use torch function modes or
   stand-ins), and so do the bank's other correct ways of writing them;
 - no feedback page shows a hidden test;
-- a correct answer that warns, prints to stderr and draws a progress bar keeps every point;
+- a correct answer that warns, prints to stderr and draws a progress bar keeps every point (the first
+  other correct submission is handed in that way: one kernel life proves both);
 - the untouched release gets zero;
 - each realistic wrong answer loses its own exercise's points. One submission carries one wrong
   answer of every exercise (the k-th of each), and loses exactly the points of those exercises: an
@@ -64,23 +65,35 @@ def wrong_cases():
                                    id=f"{assignment}-{exercise}-{label}")
 
 
+def right_picks(assignment) -> list[dict[str, str]]:
+    """The other correct submissions: the k-th holds the k-th correct answer of every exercise that
+    has one (the source's solution for the others)."""
+    right = BANKS[assignment].RIGHT
+    most = max((len(v) for v in right.values()), default=0)
+    return [{e: list(v.values())[k] for e, v in right.items() if len(v) > k} for k in range(most)]
+
+
+def noisy_answers(assignment) -> dict[str, str]:
+    """The first other correct submission's answers, each of them made noisy (``noise``): one kernel
+    life proves both that these answers are right and that noise costs nothing."""
+    answers = autograde.solution_sources(source_notebook(assignment))
+    answers.update(right_picks(assignment)[0])
+    return {e: make_noisy(src, e) for e, src in answers.items()}
+
+
 def submissions(assignment):
-    bank = BANKS[assignment]
-    solutions = autograde.solution_sources(source_notebook(assignment))
     subs = {
         "solution": autograde.submission(assignment),
         "release": autograde.read_notebook(autograde.notebook_path(REPO.release, assignment)),
-        "noisy": autograde.submission(assignment, {e: make_noisy(src, e) for e, src in solutions.items()}),
+        "right0_noisy": autograde.submission(assignment, noisy_answers(assignment)),
     }
-    alternatives = max((len(v) for v in bank.RIGHT.values()), default=0)
-    for k in range(alternatives):
-        picked = {e: list(v.values())[k] for e, v in bank.RIGHT.items() if len(v) > k}
+    for k, picked in enumerate(right_picks(assignment)[1:], start=1):
         subs[f"right{k}"] = autograde.submission(assignment, picked)
     for k, picks in enumerate(wrong_picks(assignment)):
         subs[f"wrong{k}"] = autograde.submission(assignment, {e: source for e, (_, source) in picks.items()})
     if assignment in CALLEES:
         callee, _, label = CALLEES[assignment]
-        subs["callee_wrong"] = autograde.submission(assignment, {callee: bank.WRONG[callee][label]})
+        subs["callee_wrong"] = autograde.submission(assignment, {callee: BANKS[assignment].WRONG[callee][label]})
     return subs
 
 
@@ -121,7 +134,7 @@ def own_cells(assignment, exercise):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", [pytest.param(a, marks=group(a)) for a in BANKS])
-@pytest.mark.parametrize("student", ["solution", "noisy"])
+@pytest.mark.parametrize("student", ["solution", "right0_noisy"])
 def test_correct_answers_get_full_marks(graded, assignment, student):
     scores = graded(assignment)
     assert student in scores, f"the grader did not grade the {student} submission"

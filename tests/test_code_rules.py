@@ -13,7 +13,7 @@ from course_tools.grading.code_rules import RULES, Cell, apply, check, owner
 from course_tools.grading.model import CellScore
 from course_tools.layout import REPO
 from banks import load_bank
-from noise import make_noisy
+from test_autograde_roundtrip import noisy_answers
 
 
 bank = load_bank
@@ -75,11 +75,9 @@ def test_the_source_solutions_keep_every_rule(notebook):
 
 
 @pytest.mark.parametrize("notebook", list(RULES))
-def test_noisy_solutions_keep_every_rule(notebook):
-    """The round trip's "noisy" student wraps every solution (``f = _noisy(f)``) and imports tqdm."""
-    nb = autograde.read_notebook(autograde.notebook_path(REPO.source, notebook))
-    noisy = {e: make_noisy(src, e) for e, src in autograde.solution_sources(nb).items()}
-    assert check(notebook, notebook_cells(notebook, noisy)) == []
+def test_the_noisy_answers_keep_every_rule(notebook):
+    """The round trip's noisy student wraps every answer (``f = _noisy(f)``) and imports tqdm."""
+    assert check(notebook, notebook_cells(notebook, noisy_answers(notebook))) == []
 
 
 @pytest.mark.parametrize("notebook", list(RULES))
