@@ -1,7 +1,8 @@
 """Make a correct answer noisy: every call warns, prints to stderr and draws a tqdm bar.
 
 Stock nbgrader scores such a test cell zero; the course must not. ``make_noisy(source, name)``
-appends code to a solution cell that wraps the function (or subclasses the class) it defines.
+appends code to a solution cell that wraps the function it defines (or gives the class it defines
+a noisy ``__init__``).
 """
 
 NOISE = '''
@@ -16,12 +17,16 @@ def _make_noise():
 
 def _noisy(obj):
     if isinstance(obj, type):
-        class Noisy(obj):
-            def __init__(self, *args, **kwargs):
-                _make_noise()
-                super().__init__(*args, **kwargs)
-        Noisy.__name__, Noisy.__qualname__ = obj.__name__, obj.__qualname__
-        return Noisy
+        # the class itself gets a noisy __init__ (a subclass under its name would send a
+        # `super(ClassName, self).__init__()` inside the class back into itself)
+        original = obj.__init__
+
+        @_functools.wraps(original)
+        def __init__(self, *args, **kwargs):
+            _make_noise()
+            original(self, *args, **kwargs)
+        obj.__init__ = __init__
+        return obj
 
     @_functools.wraps(obj)
     def wrapper(*args, **kwargs):
