@@ -49,12 +49,16 @@ def exercises(assignment):
     return list(autograde.solution_sources(source_notebook(assignment)))
 
 
+def kth_of_each(answers: dict[str, dict[str, str]]) -> list[dict[str, tuple[str, str]]]:
+    """Answers combined into submissions: the k-th holds the k-th answer of every exercise that has
+    one, as ``{exercise: (label, source)}`` (the others keep the source's solution)."""
+    most = max((len(v) for v in answers.values()), default=0)
+    return [{e: list(v.items())[k] for e, v in answers.items() if len(v) > k} for k in range(most)]
+
+
 def wrong_picks(assignment) -> list[dict[str, tuple[str, str]]]:
-    """The combined wrong submissions: the k-th holds the k-th wrong answer of every exercise
-    that has one, as ``{exercise: (label, source)}``."""
-    wrong = BANKS[assignment].WRONG
-    most = max((len(v) for v in wrong.values()), default=0)
-    return [{e: list(v.items())[k] for e, v in wrong.items() if len(v) > k} for k in range(most)]
+    """The combined wrong submissions."""
+    return kth_of_each(BANKS[assignment].WRONG)
 
 
 def wrong_cases():
@@ -66,11 +70,8 @@ def wrong_cases():
 
 
 def right_picks(assignment) -> list[dict[str, str]]:
-    """The other correct submissions: the k-th holds the k-th correct answer of every exercise that
-    has one (the source's solution for the others)."""
-    right = BANKS[assignment].RIGHT
-    most = max((len(v) for v in right.values()), default=0)
-    return [{e: list(v.values())[k] for e, v in right.items() if len(v) > k} for k in range(most)]
+    """The other correct submissions, as ``{exercise: source}``."""
+    return [{e: source for e, (_, source) in picks.items()} for picks in kth_of_each(BANKS[assignment].RIGHT)]
 
 
 def noisy_answers(assignment) -> dict[str, str]:
