@@ -123,8 +123,8 @@ class FakeManager:
     def __init__(self):
         self.interrupts = 0
 
-    def sandbox_pid(self):
-        return 4242
+    def sandbox_roots(self):
+        return ["bubblewrap", "forked kernel"]
 
     async def interrupt_kernel(self):
         self.interrupts += 1
@@ -142,7 +142,7 @@ def watched(client, monkeypatch):
 
 def test_the_watchdog_interrupts_at_the_limit_then_kills_a_cell_that_ignores_it(watched, monkeypatch):
     client, killed = watched
-    monkeypatch.setattr(kernel.sandbox, "usage", lambda pid: (3, 1 << 20))
+    monkeypatch.setattr(kernel.sandbox, "usage", lambda *roots: (3, 1 << 20))
     asyncio.run(asyncio.wait_for(client._watchdog_loop(kernel.time.monotonic() + 0.02), 5))
     assert client._verdict == Outcome(RunStatus.HUNG) and client.km.interrupts == 1 and killed == [True]
 
@@ -154,14 +154,14 @@ def test_the_watchdog_interrupts_at_the_limit_then_kills_a_cell_that_ignores_it(
 ])
 def test_the_watchdog_kills_a_sandbox_past_its_limits(watched, monkeypatch, tasks, rss, what):
     client, killed = watched
-    monkeypatch.setattr(kernel.sandbox, "usage", lambda pid: (tasks, rss))
+    monkeypatch.setattr(kernel.sandbox, "usage", lambda *roots: (tasks, rss))
     asyncio.run(asyncio.wait_for(client._watchdog_loop(kernel.time.monotonic() + 60), 5))
     assert client._verdict == Outcome(RunStatus.LIMITS, what=what) and killed == [True]
 
 
 def test_within_limits_nothing_is_said(watched, monkeypatch):
     client, _ = watched
-    monkeypatch.setattr(kernel.sandbox, "usage", lambda pid: (LIMITS.processes - 9, LIMITS.memory))
+    monkeypatch.setattr(kernel.sandbox, "usage", lambda *roots: (LIMITS.processes - 9, LIMITS.memory))
     assert client._over_limits() == ""
     client.km = None
     assert client._over_limits() == ""

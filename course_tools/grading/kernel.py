@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,7 +44,7 @@ from nbclient.util import run_sync
 
 from torchcourse.wire import MIME as RECORD_MIME
 
-from . import sandbox
+from . import sandbox, zygote
 from .limits import Limits
 from .model import RunStatus
 from .sandbox import KernelPaths, SandboxConfig
@@ -71,28 +72,37 @@ class Outcome:
     what: str = ""              # for LIMITS: which limit, in words
 
 
+PLACEHOLDER = shutil.which("sleep") or "/bin/sleep"   # what a sandbox runs until a forked kernel joins it
 CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
+
+
+def preload_lines(modules: tuple = ()) -> list[str]:
+    """IPython's ``exec_lines`` that import ``modules`` (what the source notebook's import cell
+    imports, as ``(module, name or None)`` pairs) once IPython runs, as the import cell would
+    (matplotlib's inline backend then hooks into IPython as usual). Imports only, into
+    ``sys.modules``, a failure ignored: the grader's preload and the notebook's import cell still
+    bind the names (a failure shows there), and nothing of a submission exists yet."""
+    if not modules:
+        return []
+    return ["def __grader_imports():\n    import importlib\n"
+            f"    for module, name in {[tuple(m) for m in modules]!r}:\n"
+            "        try:\n            found = importlib.import_module(module)\n"
+            "            if name and not hasattr(found, name):   # as `from module import name` does\n"
+            "                importlib.import_module(module + '.' + name)\n"
+            "        except Exception:\n            pass\n"
+            "__grader_imports()\ndel __grader_imports\n"]
 
 
 def kernel_main(modules: tuple = ()) -> str:
     """The kernel process's own start-up code, so that a kernel launched ahead of its submission
     (``warm``) has spent its import time before the submission arrives: the modules every
-    notebook's tests rely on are imported before ipykernel starts, and ``modules`` (what the source
-    notebook's import cell imports, as ``(module, name or None)`` pairs) once IPython runs, as the
-    import cell would (matplotlib's inline backend then hooks into IPython as usual). Imports only,
-    into ``sys.modules``, a failure ignored: the grader's preload and the notebook's import cell
-    still bind the names (a failure shows there), and nothing of a submission exists yet."""
-    preload = ("def __grader_imports():\n    import importlib\n"
-               f"    for module, name in {[tuple(m) for m in modules]!r}:\n"
-               "        try:\n            found = importlib.import_module(module)\n"
-               "            if name and not hasattr(found, name):   # as `from module import name` does\n"
-               "                importlib.import_module(module + '.' + name)\n"
-               "        except Exception:\n            pass\n"
-               "__grader_imports()\ndel __grader_imports\n")
+    notebook's tests rely on are imported before ipykernel starts, and ``modules`` once IPython
+    runs (``preload_lines``). A kernel forked from a zygote has the first already and gets the
+    same ``exec_lines`` (``zygote_main``)."""
     return ("try:\n    import torch, numpy, torchcourse.checks, torchcourse.devices, torchcourse.record\n"
             "except Exception:\n    pass\n"
             "from ipykernel.kernelapp import IPKernelApp\n"
-            f"IPKernelApp.launch_instance(exec_lines={[preload] if modules else []!r})\n")
+            f"IPKernelApp.launch_instance(exec_lines={preload_lines(modules)!r})\n")
 
 
 class KernelSockets:
@@ -147,6 +157,12 @@ class SandboxKernelManager(AsyncKernelManager):
         self.paths, self.limits, self.sandbox_config = paths, limits, config
         sandbox.prepare_life(paths, config)
         self.kernel_env = sandbox.kernel_env(paths.home)
+        self.modules = modules
+        # the kernel forked from the worker's zygote into the sandbox (``zygote``), or started there by exec
+        self.zygote = zygote.Zygote.of_process(self.kernel_env) \
+            if zygote.wanted(config.enabled, config.as_root) else None
+        self.kernel_process: psutil.Process | None = None
+        self.kernel_args: list[str] = []
         # the kernel binds its sockets at <ip>-<port> in its own scratch; the grader reaches them
         # through KernelSockets, never by this path
         self.transport, self.ip = "ipc", str(paths.sockets / "k")
@@ -164,7 +180,74 @@ class SandboxKernelManager(AsyncKernelManager):
         # read-only bind (it holds the key only this kernel uses)
         os.chmod(self.connection_file, 0o644)
         command = super().format_kernel_cmd(extra_arguments)
+        if self.zygote is not None:
+            # the sandbox holds a placeholder until the zygote's fork joins it (``_async_launch_kernel``)
+            self.kernel_args = command[3:]   # what follows ``python -c <kernel_main>``
+            command = [PLACEHOLDER, "infinity"]
         return sandbox.wrap(command, self.paths, self.limits, self.sandbox_config, self.kernel_env)
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        if self.zygote is None:
+            return
+        holder = await self._placeholder(self.startup_deadline())
+
+        def fork() -> psutil.Process:
+            return self.zygote.fork(holder, self.sandbox_config.uid, self.limits, str(self.paths.work),
+                                    self.kernel_args, preload_lines(self.modules), kw["stdout"].fileno())
+        try:
+            self.kernel_process = fork()
+        except OSError:
+            if self.zygote.alive():
+                raise
+            self.zygote = zygote.Zygote.of_process(self.kernel_env)   # it died (the machine's OOM killer?)
+            self.kernel_process = fork()
+
+    def startup_deadline(self) -> float:
+        return time.monotonic() + self.limits.startup_timeout
+
+    async def _placeholder(self, deadline: float) -> int:
+        """The pid of the placeholder once it runs in the sandbox (as its uid: past ``setpriv``)."""
+        while time.monotonic() < deadline:
+            pid = self.kernel_side_pid()
+            try:
+                found = [p for p in psutil.Process(pid).children() if p.uids().real == self.sandbox_config.uid] \
+                    if pid else []
+            except psutil.Error:
+                found = []
+            if found and found[0].name() == Path(PLACEHOLDER).name:
+                return found[0].pid
+            if not await super()._async_is_alive():
+                break
+            await asyncio.sleep(0.005)
+        raise RuntimeError("the sandbox did not start")
+
+    async def _async_is_alive(self) -> bool:
+        if not await super()._async_is_alive():
+            return False
+        if self.kernel_process is None:
+            return self.zygote is None
+        try:
+            return self.kernel_process.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    is_alive = _async_is_alive
+
+    def sandbox_roots(self) -> list[psutil.Process]:
+        """The roots of the sandbox's process trees: bubblewrap's, and a forked kernel's (its
+        parent is the zygote, outside the sandbox). psutil's objects: a pid that a dead kernel
+        left and another process took is never signalled."""
+        roots = []
+        pid = self.sandbox_pid()
+        if pid:
+            try:
+                roots.append(psutil.Process(pid))   # our child: its pid is ours until we wait for it
+            except psutil.Error:
+                pass
+        if self.kernel_process is not None:
+            roots.append(self.kernel_process)
+        return roots
 
     def client(self, **kwargs):
         kc = super().client(**kwargs)
@@ -273,14 +356,12 @@ class GradingClient(NotebookClient):
             return ""
 
     def _kill_sandbox(self) -> None:
-        pid = self.km.sandbox_pid() if self.km is not None else None
-        if not pid:
-            return
-        try:
-            root = psutil.Process(pid)
-            family = root.children(recursive=True) + [root]
-        except psutil.Error:
-            return
+        family = []
+        for root in self.km.sandbox_roots() if self.km is not None else []:
+            try:
+                family += root.children(recursive=True) + [root]
+            except psutil.Error:
+                continue
         for process in family:
             try:
                 process.kill()
@@ -417,10 +498,10 @@ class GradingClient(NotebookClient):
 
     def _over_limits(self) -> str:
         """Which limit the sandbox's processes are past, in words; empty when none."""
-        pid = self.km.sandbox_pid() if self.km is not None else None
-        if not pid:
+        roots = self.km.sandbox_roots() if self.km is not None else []
+        if not roots:
             return ""
-        tasks, rss = sandbox.usage(pid)
+        tasks, rss = sandbox.usage(*roots)
         # RLIMIT_NPROC stops a fork bomb at the limit; seeing it near the limit is enough
         if tasks >= self.limits.processes - 8:
             return f"{tasks} processes/threads"

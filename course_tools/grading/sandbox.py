@@ -303,14 +303,15 @@ def open_kernel_socket(process_pid: int, path: Path) -> int:
     return fd
 
 
-def usage(root_pid: int) -> tuple[int, int]:
-    """(tasks: processes plus threads, resident bytes) of the sandbox rooted at ``root_pid`` (its
-    PID namespace keeps orphans inside the tree)."""
-    try:
-        root = psutil.Process(root_pid)
-        family = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0, 0
+def usage(*roots: psutil.Process) -> tuple[int, int]:
+    """(tasks: processes plus threads, resident bytes) of the sandbox whose process trees are
+    rooted at ``roots`` (its PID namespace keeps orphans inside bubblewrap's tree)."""
+    family = []
+    for root in roots:
+        try:
+            family += [root, *root.children(recursive=True)]
+        except psutil.Error:
+            continue
     tasks = rss = 0
     for process in family:
         try:

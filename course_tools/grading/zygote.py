@@ -1,0 +1,122 @@
+"""Kernel lives forked from a *zygote*: a process that imported torch and ipykernel once.
+
+A kernel started by ``exec`` spends most of a short notebook's CPU before its first cell: Python,
+torch, ``torch._dynamo`` (which the first operation on a meta tensor imports), IPython and ipykernel.
+The zygote (``zygote_main``, one per worker process and kernel environment) pays for those imports
+once and forks every kernel life from then on. bubblewrap still makes each life's sandbox, exactly
+as for a kernel started by exec (``sandbox.wrap``, with a placeholder process in it): its mounts,
+its tmpfs folders, its PID, network, IPC and UTS namespaces. The fork joins those namespaces and
+drops to the life's uid as ``prlimit`` and ``setpriv`` do (``zygote_main.become_kernel``); the
+sandbox is the same, only the kernel's memory starts as a copy of the zygote's instead of a new
+process image. So:
+
+* the zygote never runs student code nor reads a submission (it is started by ``exec``, not forked
+  from the worker, which holds hidden tests), and a copy of its memory is all a life inherits from
+  it: every life still starts from a new sandbox whose writable places are empty tmpfs mounts;
+* a kernel dies with its sandbox (its PID namespace ends with bubblewrap's first process), and the
+  zygote dies with its worker process (``PR_SET_PDEATHSIG``);
+* lives of other kinds (another environment passed in) get a zygote of their own.
+
+Only a grader running as root uses it (joining namespaces needs ``CAP_SYS_ADMIN``); without root,
+without the sandbox or with ``TORCHCOURSE_ZYGOTE=0``, kernels start by exec as before.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import psutil
+
+PROGRAM = Path(__file__).with_name("zygote_main.py")
+
+
+def wanted(sandboxed: bool, as_root: bool) -> bool:
+    """Whether kernels of this grader come from a zygote."""
+    return sandboxed and as_root and os.environ.get("TORCHCOURSE_ZYGOTE", "1") != "0"
+
+
+def same_namespace(pid: int, other: int, kind: str) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/{kind}") == os.readlink(f"/proc/{other}/ns/{kind}")
+    except OSError:
+        return False
+
+
+class Zygote:
+    """One zygote process and the socket the worker sends it requests on."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.lock = threading.Lock()
+        self.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", PROGRAM.read_text(encoding="utf-8"), str(theirs.fileno())],
+                env=env, cwd="/", pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        finally:
+            theirs.close()
+
+    def fork(self, holder: int, uid: int, limits, cwd: str, argv: list[str], exec_lines: list[str],
+             log_fd: int) -> psutil.Process:
+        """A kernel forked into the sandbox whose first process inside is ``holder``; OSError when
+        the zygote gave none (why is in the kernel's log, ``log_fd``)."""
+        request = json.dumps(dict(
+            holder=holder, uid=uid, cwd=cwd, argv=argv, exec_lines=exec_lines,
+            limits=dict(processes=limits.processes, memory=limits.memory, file_size=limits.file_size)))
+        with self.lock:
+            try:
+                self.channel.settimeout(limits.startup_timeout)
+                socket.send_fds(self.channel, [request.encode()], [log_fd])
+                answer = self.channel.recv(64)
+            except OSError:
+                self.close()   # a late answer must not be read as the next request's
+                raise
+        pid = int(answer or b"0")
+        if pid <= 0:
+            raise OSError("the zygote could not start the kernel")
+        kernel = psutil.Process(pid)
+        # the pid is the kernel's, in that sandbox, as its uid (not a process that took a dead
+        # kernel's pid): this object then never signals another process
+        if kernel.uids().real != uid or not same_namespace(kernel.pid, holder, "pid"):
+            raise OSError("the zygote's kernel is not in its sandbox")
+        return kernel
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        self.channel.close()
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    # one per process and kernel environment; a forked child never uses its parent's
+    _own: dict[tuple, "Zygote"] = {}
+    _guard = threading.Lock()
+
+    @classmethod
+    def of_process(cls, env: dict[str, str]) -> "Zygote":
+        key = (os.getpid(), tuple(sorted(env.items())))
+        with cls._guard:
+            zygote = cls._own.get(key)
+            if zygote is not None and zygote.alive():
+                return zygote
+            for other in [k for k in cls._own if k[0] == os.getpid()]:
+                cls._own.pop(other).close()   # another environment now, or a dead one
+            cls._own.clear()                   # what a parent process left: not ours to stop
+            zygote = cls._own[key] = cls(env)
+            return zygote
+
+
+@atexit.register
+def _close_all() -> None:
+    for key, zygote in list(Zygote._own.items()):
+        if key[0] == os.getpid():
+            zygote.close()
