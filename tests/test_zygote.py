@@ -189,3 +189,14 @@ def test_a_new_zygote_replaces_a_dead_one(lives):
     second = lives()
     assert second.client.km.zygote is not dead and second.client.km.kernel_process is not None
     assert run(second, SELF)["uid"] != 0
+
+
+def test_a_figure_shows_inline_in_a_forked_kernel(lives):
+    """The zygote imported pyplot before IPython ran: the inline backend still hooks in at the
+    first figure, and the figure is an output of its cell, as in a kernel started by exec."""
+    life = lives()
+    status, outputs = life.client.run_code("import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nNone", 60,
+                                           silent=False)
+    assert status == RunStatus.OK, outputs
+    assert any("image/png" in o.get("data", {}) for o in outputs), outputs
+    assert not list(Path("/tmp").glob("tcg-zygote-mpl-*")), "the zygote left its matplotlib folder on the host"

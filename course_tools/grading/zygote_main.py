@@ -11,6 +11,7 @@ privileges, a session of its own), closes every descriptor it inherited and beco
 answers with the kernel's pid. It never reads a submission: nothing of one is in its memory.
 """
 import ctypes
+import importlib
 import json
 import os
 import random
@@ -18,6 +19,7 @@ import resource
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import traceback
 
@@ -41,6 +43,35 @@ def libc(name, *args):
     if getattr(LIBC, name)(*args) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"{name}: {os.strerror(error)}")
+
+
+# What nearly every notebook imports (the course's plotting helpers do), and which does nothing at
+# import that depends on IPython running: pyplot picks its backend at the first figure, in the
+# kernel (the notebook's own imports, run once IPython does, bind the names). Measured here:
+# 0.8 s of CPU a kernel life. Libraries only a few notebooks use (scikit-learn, 1.0 s) would cost
+# every zygote that much and save it in few lives. A failure is the kernel's to meet, as without
+# the zygote.
+LIBRARIES = ("matplotlib.pyplot",)
+
+
+def import_libraries():
+    """matplotlib writes its font list into its config folder at import: a temporary folder of the
+    zygote's here, removed at once (a kernel keeps the list in memory and points matplotlib's
+    cache at that path, which in its sandbox is in its own /tmp), never a kernel's folder on the host."""
+    kernels_folder = os.environ.get("MPLCONFIGDIR")
+    with tempfile.TemporaryDirectory(prefix="tcg-zygote-mpl-") as folder:
+        os.environ["MPLCONFIGDIR"] = folder
+        try:
+            for name in LIBRARIES:
+                try:
+                    importlib.import_module(name)
+                except Exception:
+                    pass
+        finally:
+            if kernels_folder is None:
+                os.environ.pop("MPLCONFIGDIR", None)
+            else:
+                os.environ["MPLCONFIGDIR"] = kernels_folder
 
 
 def run_child(work, *args):
@@ -130,6 +161,7 @@ def serve(channel):
 def main():
     # a fork copies only the calling thread: with no other thread, no lock is held by a thread
     # that the kernel will not have
+    import_libraries()
     assert threading.active_count() == 1, threading.enumerate()
     assert not torch.cuda.is_initialized(), "CUDA cannot be used in a forked process once initialised"
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)   # dies with the worker process
