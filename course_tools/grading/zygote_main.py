@@ -10,6 +10,7 @@ kernel's uid as ``prlimit`` and ``setpriv`` would (limits, no groups, no capabil
 privileges, a session of its own), closes every descriptor it inherited and becomes the kernel. It
 answers with the kernel's pid. It never reads a submission: nothing of one is in its memory.
 """
+# ruff: noqa: E402  (the death signal is set before the seconds of imports, not after)
 import ctypes
 import importlib
 import json
@@ -20,8 +21,13 @@ import signal
 import socket
 import sys
 import tempfile
-import threading
 import traceback
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 36, 38
+LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)   # dies with the worker process, from the start
+if os.getppid() == 1:
+    sys.exit("the worker process that started the zygote has ended")
 
 # what every kernel imports, once: here, before any fork
 import numpy
@@ -33,8 +39,6 @@ import torchcourse.record   # noqa: F401
 import IPython   # noqa: F401
 from ipykernel.kernelapp import IPKernelApp
 
-LIBC = ctypes.CDLL(None, use_errno=True)
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 36, 38
 ANSWER_TIMEOUT_S = 60
 NAMESPACES = ("ipc", "uts", "net", "pid", "mnt")   # the mount namespace last: /proc is the sandbox's after it
 
@@ -162,9 +166,9 @@ def main():
     # a fork copies only the calling thread: with no other thread, no lock is held by a thread
     # that the kernel will not have
     import_libraries()
-    assert threading.active_count() == 1, threading.enumerate()
+    threads = os.listdir("/proc/self/task")   # native ones too (a thread pool of torch's, say)
+    assert len(threads) == 1, f"the zygote has {len(threads)} threads: it cannot fork safely"
     assert not torch.cuda.is_initialized(), "CUDA cannot be used in a forked process once initialised"
-    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)   # dies with the worker process
     LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)          # a kernel whose first parent exited
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)           # ... is reaped here, at once
     serve(socket.socket(fileno=int(sys.argv[1])))
