@@ -202,6 +202,13 @@ class SandboxKernelManager(AsyncKernelManager):
                 raise
             self.zygote = zygote.Zygote.of_process(self.kernel_env)   # it died (the machine's OOM killer?)
             self.kernel_process = fork()
+        # in the sandbox this manager launched: the namespaces of bubblewrap's first process, which
+        # is bubblewrap's child (its pid cannot have gone to another process while bubblewrap runs)
+        inside = self.kernel_side_pid()
+        if not inside or not all(zygote.same_namespace(self.kernel_process.pid, inside, kind)
+                                 for kind in ("pid", "mnt", "net")):
+            self.kernel_process.kill()
+            raise RuntimeError("the forked kernel is not in its sandbox")
 
     def startup_deadline(self) -> float:
         return time.monotonic() + self.limits.startup_timeout
