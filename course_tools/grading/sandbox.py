@@ -2,7 +2,10 @@
 
 The kernel is started as
 
-    prlimit <limits> -- bwrap <namespaces, mounts> -- setpriv <drop to the worker's own uid> -- python -m ipykernel_launcher
+    prlimit <limits> -- bwrap <namespaces, mounts> -- setpriv <drop to the worker's own uid> -- python -c <kernel_main>
+
+or, as root, with ``sleep infinity`` in its place and the kernel forked into the sandbox's
+namespaces by the worker's zygote (``zygote``), which drops to the same uid and limits.
 
 * bubblewrap gives it new PID, network, IPC and UTS namespaces and a root file system made only of
   read-only binds of what a kernel needs (the system's /usr and /etc, the Python installation,
