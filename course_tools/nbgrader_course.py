@@ -50,10 +50,24 @@ def generate_assignment(course: Path, assignment: str, db_url: str | None = None
     return released
 
 
+# jupyter_client picks a kernel's TCP ports, then the kernel binds them: another process on the
+# machine can take one in between, and the kernel dies before it runs anything (seen once in a
+# fresh-clone run of the test suite, under `nbgrader validate`). Nothing ran, so nbgrader's
+# command runs again, once.
+PORT_TAKEN = "Address already in use"
+
+
 def run(course: Path, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
     """Stock nbgrader as instructors run it: ``nbgrader ARGS`` in ``course``, in a subprocess."""
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=environment(),
-                            capture_output=True, text=True, timeout=timeout)
+    from tenacity import retry, retry_if_result, stop_after_attempt
+
+    @retry(retry=retry_if_result(lambda done: PORT_TAKEN in done.stdout + done.stderr),
+           stop=stop_after_attempt(2), retry_error_callback=lambda state: state.outcome.result())
+    def nbgrader() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=environment(),
+                              capture_output=True, text=True, timeout=timeout)
+
+    result = nbgrader()
     if check and result.returncode != 0:
         raise NbgraderFailed(f"nbgrader {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
     return result

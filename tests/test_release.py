@@ -98,3 +98,22 @@ def test_setup_skips_nbgrader_only_when_nothing_changed(tmp_path, monkeypatch):
         (tmp_path / edited / "01_x" / "01_x.ipynb").write_text(f"{edited} v2")
         release.regenerate_if_changed(["01_x"], layout)
     assert len(runs) == 3
+
+
+def _completed(stderr):
+    return nbgrader_course.subprocess.CompletedProcess([], 1 if stderr else 0, stdout="", stderr=stderr)
+
+
+@pytest.mark.parametrize("outcomes, calls, last", [
+    (["zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:45859')", ""], 2, ""),
+    (["Address already in use", "Address already in use", ""], 2, "Address already in use"),
+    (["some other failure", ""], 1, "some other failure"),
+])
+def test_a_kernel_port_taken_by_another_process_runs_nbgrader_once_more(monkeypatch, outcomes, calls, last):
+    """jupyter_client's port race (a kernel that died before running anything) is retried once;
+    any other failure, and a second race, are nbgrader's answer as it is."""
+    seen = []
+    monkeypatch.setattr(nbgrader_course.subprocess, "run",
+                        lambda *a, **kw: seen.append(a) or _completed(outcomes[len(seen) - 1]))
+    result = nbgrader_course.run(REPO.root, "validate", "x.ipynb", check=False)
+    assert len(seen) == calls and result.stderr == last
