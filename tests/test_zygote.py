@@ -166,7 +166,7 @@ def test_the_zygote_dies_with_its_worker(tmp_path):
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
-def test_another_environment_gets_another_zygote(monkeypatch):
+def test_another_environment_gets_another_zygote():
     first = zygote.Zygote.of_process({"A": "1"})
     assert zygote.Zygote.of_process({"A": "1"}) is first
     second = zygote.Zygote.of_process({"A": "2"})

@@ -190,11 +190,12 @@ class SandboxKernelManager(AsyncKernelManager):
         await super()._async_launch_kernel(kernel_cmd, **kw)
         if self.zygote is None:
             return
-        holder = await self._placeholder(self.startup_deadline())
+        holder = await self._placeholder(time.monotonic() + self.limits.startup_timeout)
 
         def fork() -> psutil.Process:
-            return self.zygote.fork(holder, self.sandbox_config.uid, self.limits, str(self.paths.work),
-                                    self.kernel_args, preload_lines(self.modules), kw["stdout"].fileno())
+            return self.zygote.fork(holder, self.kernel_side_pid(), self.sandbox_config.uid, self.limits,
+                                    str(self.paths.work), self.kernel_args, preload_lines(self.modules),
+                                    kw["stdout"].fileno())
         try:
             self.kernel_process = fork()
         except OSError:
@@ -202,16 +203,6 @@ class SandboxKernelManager(AsyncKernelManager):
                 raise
             self.zygote = zygote.Zygote.of_process(self.kernel_env)   # it died (the machine's OOM killer?)
             self.kernel_process = fork()
-        # in the sandbox this manager launched: the namespaces of bubblewrap's first process, which
-        # is bubblewrap's child (its pid cannot have gone to another process while bubblewrap runs)
-        inside = self.kernel_side_pid()
-        if not inside or not all(zygote.same_namespace(self.kernel_process.pid, inside, kind)
-                                 for kind in ("pid", "mnt", "net")):
-            self.kernel_process.kill()
-            raise RuntimeError("the forked kernel is not in its sandbox")
-
-    def startup_deadline(self) -> float:
-        return time.monotonic() + self.limits.startup_timeout
 
     async def _placeholder(self, deadline: float) -> int:
         """The pid of the placeholder once it runs in the sandbox (as its uid: past ``setpriv``)."""

@@ -52,7 +52,6 @@ class Zygote:
     """One zygote process and the socket the worker sends it requests on."""
 
     def __init__(self, env: dict[str, str]):
-        self.env = env
         self.lock = threading.Lock()
         self.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -63,10 +62,12 @@ class Zygote:
         finally:
             theirs.close()
 
-    def fork(self, holder: int, uid: int, limits, cwd: str, argv: list[str], exec_lines: list[str],
-             log_fd: int) -> psutil.Process:
-        """A kernel forked into the sandbox whose first process inside is ``holder``; OSError when
-        the zygote gave none (why is in the kernel's log, ``log_fd``)."""
+    def fork(self, holder: int, inside: int, uid: int, limits, cwd: str, argv: list[str],
+             exec_lines: list[str], log_fd: int) -> psutil.Process:
+        """A kernel forked into the sandbox whose placeholder is ``holder``, and checked to share
+        the namespaces of ``inside``: bubblewrap's first process there, bubblewrap's own child,
+        whose pid no other process can have taken. OSError when the zygote gave none (why is in
+        the kernel's log, ``log_fd``) or one that is not in that sandbox as ``uid`` (killed)."""
         request = json.dumps(dict(
             holder=holder, uid=uid, cwd=cwd, argv=argv, exec_lines=exec_lines,
             limits=dict(processes=limits.processes, memory=limits.memory, file_size=limits.file_size)))
@@ -84,7 +85,8 @@ class Zygote:
         kernel = psutil.Process(pid)
         # the pid is the kernel's, in that sandbox, as its uid (not a process that took a dead
         # kernel's pid): this object then never signals another process
-        if kernel.uids().real != uid or not same_namespace(kernel.pid, holder, "pid"):
+        if kernel.uids().real != uid or not all(same_namespace(pid, inside, kind) for kind in ("pid", "mnt", "net")):
+            kernel.kill()
             raise OSError("the zygote's kernel is not in its sandbox")
         return kernel
 
