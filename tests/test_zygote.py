@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import nbformat
 import psutil
 import pytest
 
-from course_tools.grading import sandbox, zygote
+from course_tools.grading import executor, sandbox, zygote
 from course_tools.grading.limits import Limits
 from course_tools.grading.model import RunStatus
 from course_tools.grading.sandbox import SandboxConfig
@@ -199,4 +200,158 @@ def test_a_figure_shows_inline_in_a_forked_kernel(lives):
                                            silent=False)
     assert status == RunStatus.OK, outputs
     assert any("image/png" in o.get("data", {}) for o in outputs), outputs
-    assert not list(Path("/tmp").glob("tcg-zygote-mpl-*")), "the zygote left its matplotlib folder on the host"
+    folders = Path(tempfile.gettempdir()).glob(f"tcg-{life.client.km.zygote.process.pid}-zygote-mpl-*")
+    assert not list(folders), "the zygote left its matplotlib folder on the host"
+
+
+# ---------------------------------------------------------------- one zygote for a local cluster
+
+
+@pytest.fixture
+def shared_lives(monkeypatch):
+    """Lives whose kernels come from a zygote the 'grader' started (``zygote.shared``), as a local
+    cluster's worker processes get them."""
+    forget_zygotes()
+    with zygote.shared(sandbox.kernel_env(sandbox.INSIDE / "home")) as where:
+        monkeypatch.setattr(zygote.Zygote, "_shared", where)
+        kernels, started = Kernels(spares=False), []
+
+        def start():
+            life = kernels.start(KIND, CONFIG, nbformat.v4.new_notebook())
+            started.append(life)
+            return life
+        yield start, where
+        for life in started:
+            life.end()
+    forget_zygotes()
+
+
+def forget_zygotes():
+    for key in [k for k in zygote.Zygote._own if k[0] == os.getpid()]:
+        zygote.Zygote._own.pop(key).close()
+
+
+def zygote_processes() -> list[psutil.Process]:
+    """The zygotes on this machine that were started by exec (not the forks that serve a worker)."""
+    marker = "The zygote's own program"
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if marker in " ".join(process.info["cmdline"] or []):
+            try:
+                if marker not in " ".join(process.parent().cmdline()):
+                    found.append(process)
+            except psutil.Error:
+                pass
+    return found
+
+
+def test_a_kernel_of_the_shared_zygote_is_as_isolated_as_any(shared_lives):
+    start, where = shared_lives
+    first, second = start(), start()
+    assert first.client.km.zygote.process is None, "this worker started a zygote of its own"
+    server = psutil.Process(first.client.km.kernel_process.ppid())
+    assert server.ppid() in {p.pid for p in zygote_processes()}, "the kernel is not the shared zygote's"
+    seen = [run(life, SELF) for life in (first, second)]
+    for one in seen:
+        assert one["uid"] == one["gid"] != 0 and one["groups"] == []
+        assert one["caps"] == ["0000000000000000"] * 5 and one["no_new_privs"] == "1"
+        assert sorted(Path(name).name for name in one["others"].values()) == ["bwrap", "sleep"], one["others"]
+    assert seen[0]["uid"] != seen[1]["uid"]
+    # nothing of the zygote's, its listening socket included, is open in a kernel
+    mine = targets(first.client.km.kernel_process.pid)
+    assert mine & (targets(server.pid) | targets(server.ppid())) <= {"/dev/null"}
+
+
+def test_the_shared_zygote_listens_where_only_the_grader_can_reach(shared_lives):
+    start, where = shared_lives
+    folder = Path(where.path).parent
+    assert folder.stat().st_uid == os.geteuid() and folder.stat().st_mode & 0o077 == 0
+    assert run(start(), "import json, os\nprint(json.dumps(os.path.exists(%r)))" % where.path) is False
+
+
+def test_the_shared_zygote_serves_no_other_uid(shared_lives):
+    """Even with its folder opened to everybody, another uid's connection is closed unserved."""
+    start, where = shared_lives
+    Path(where.path).parent.chmod(0o755)
+    Path(where.path).chmod(0o777)
+    code = ("import os, socket, sys\nos.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)\n"
+            "s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sys.argv[1]); s.settimeout(20)\n"
+            "try:\n    s.send(b'{}')\n    print(repr(s.recv(64)))\nexcept ConnectionResetError:\n    print('reset')\n")
+    out = subprocess.run([sys.executable, "-c", code, where.path], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() in ("b''", "reset"), (out.stdout, out.stderr)
+
+
+def test_a_worker_whose_connection_ends_is_served_anew(shared_lives):
+    start, where = shared_lives
+    first = start()
+    server = psutil.Process(first.client.km.kernel_process.ppid())
+    first.client.km.zygote.close()   # as a worker process that ended would
+    server.wait(10)
+    second = start()
+    assert second.client.km.zygote.process is None and run(second, SELF)["uid"] != 0
+
+
+def test_without_the_shared_zygote_a_worker_starts_its_own(shared_lives, monkeypatch):
+    start, where = shared_lives
+    monkeypatch.setattr(zygote.Zygote, "_shared", zygote.Shared("/nonexistent/socket", where.env))
+    life = start()
+    assert life.client.km.zygote.process is not None and run(life, SELF)["uid"] != 0
+
+
+def test_the_shared_zygote_dies_with_the_grader_and_its_folder_goes_with_the_block():
+    code = ("import sys, time\nfrom course_tools.grading import sandbox, zygote\n"
+            "with zygote.shared(sandbox.kernel_env(sandbox.INSIDE / 'home')) as where:\n"
+            "    print(where.path, flush=True)\n    time.sleep(float(sys.argv[1]))\n"
+            "print('ended', flush=True)\ntime.sleep(600)\n")
+    graders = []
+
+    def grader(seconds: float) -> tuple[subprocess.Popen, str, psutil.Process]:
+        process = subprocess.Popen([sys.executable, "-c", code, str(seconds)], stdout=subprocess.PIPE, text=True,
+                                   cwd=Path(__file__).resolve().parent.parent)
+        graders.append(process)
+        path = process.stdout.readline().strip()
+        ours = [p for p in psutil.Process(process.pid).children() if p in zygote_processes()]
+        assert len(ours) == 1, ours
+        return process, path, ours[0]
+    try:
+        ended, path, its_zygote = grader(2)
+        assert ended.stdout.readline().strip() == "ended" and not Path(path).parent.exists()
+        assert gone(its_zygote)
+        killed, path, its_zygote = grader(600)
+        killed.kill()
+        assert gone(its_zygote)
+        # what a zygote killed in its imports left (its matplotlib folder), the next run removes
+        executor.remove_what_dead_graders_left()
+        assert not list(Path(tempfile.gettempdir()).glob(f"tcg-{its_zygote.pid}-*"))
+    finally:
+        for process in graders:
+            process.kill()
+            process.wait()
+
+
+def gone(process: psutil.Process) -> bool:
+    deadline = time.monotonic() + 10
+    while process.is_running() and process.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_local_cluster_grades_with_one_zygote(tmp_path):
+    """The grader's one zygote serves both worker processes: none starts its own."""
+    from course_tools.grading import api
+    from grader_fixtures import toy
+
+    toy.make_source(tmp_path / "source")
+    for student in ("ann", "bo"):
+        (tmp_path / "subs" / student).mkdir(parents=True)
+        nbformat.write(toy.submission(), tmp_path / "subs" / student / "toy.ipynb")
+    seen = []
+
+    def count(result):
+        mine = psutil.Process().children(recursive=True)
+        seen.append(sorted(p.ppid() == os.getpid() for p in zygote_processes() if p in mine))
+    report = api.grade(tmp_path / "subs", ["toy"], out=tmp_path / "out", jobs=2,
+                       source=tmp_path / "source", limits=Limits(cell_timeout=60, notebook_timeout=240),
+                       on_result=count)
+    assert sorted(report.scores().values()) == [4, 4]
+    assert seen == [[True], [True]], seen

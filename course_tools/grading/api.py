@@ -25,7 +25,7 @@ import tenacity
 
 from .. import nbgrader_compat, nbgrader_course
 from ..layout import REPO, assignments_in
-from . import assignments, collect, executor, late, orchestrate, reference, report, sandbox
+from . import assignments, collect, executor, late, orchestrate, reference, report, sandbox, zygote
 from .gradebook import Book, due_date, record_lateness
 from .limits import Limits
 from .model import Result
@@ -132,8 +132,8 @@ def _remove_what_killed_runs_left(scratch: Path) -> None:
 class _Cluster:
     """The Dask client, started when first needed (a run with nothing to grade starts none)."""
 
-    def __init__(self, stack: ExitStack, jobs: int, scheduler: str | None, log):
-        self.stack, self.jobs, self.scheduler, self.log = stack, jobs, scheduler, log
+    def __init__(self, stack: ExitStack, jobs: int, scheduler: str | None, log, zygote=None):
+        self.stack, self.jobs, self.scheduler, self.log, self.zygote = stack, jobs, scheduler, log, zygote
         self._client = None
 
     @property
@@ -141,7 +141,7 @@ class _Cluster:
         if self._client is None:
             self.log(f"starting a local Dask cluster of {self.jobs} worker processes ..." if not self.scheduler
                      else f"connecting to the Dask scheduler at {self.scheduler} ...")
-            self._client = self.stack.enter_context(orchestrate.cluster(self.jobs, self.scheduler))
+            self._client = self.stack.enter_context(orchestrate.cluster(self.jobs, self.scheduler, self.zygote))
             if link := orchestrate.dashboard(self._client, local=not self.scheduler):
                 self.log(f"Dask dashboard: {link}")
         return self._client
@@ -150,13 +150,21 @@ class _Cluster:
 def _grade(submissions, names, explicit, out, source, scratch, db_url, limits, sandboxed, roster, force, jobs,
            scheduler, progress, log, on_result, lateness_rule) -> Report:
     log(f"preparing {', '.join(names)} ...")
-    specs = {a: assignments.prepare(a, source, out / ".cache", limits) for a in names}
+    # the reference gradebooks are kept beside the reference records: made once per version
+    specs = {a: assignments.prepare(a, source, reference.CACHE / "gradebooks", limits) for a in names}
     try:
         found = collect.find(submissions, specs, scratch / "staging", explicit=explicit, roster=roster)
     except collect.CollectError as error:  # two submissions, one student id: touch no gradebook
         raise GradingError(str(error)) from error
     with ExitStack() as stack:
-        dask = _Cluster(stack, jobs, scheduler, log)
+        shared = None
+        if found.tasks and not scheduler:
+            # what a local cluster's workers import, and the one zygote their kernels come from,
+            # start now, beside this process's own set-up (the gradebook, the reference)
+            orchestrate.start_forkserver()
+            if zygote.wanted(sandboxed, os.geteuid() == 0):
+                shared = stack.enter_context(zygote.shared(sandbox.kernel_env(sandbox.INSIDE / "home")))
+        dask = _Cluster(stack, jobs, scheduler, log, shared)
         try:  # what each hidden test must record: the solutions' own values (made once per version)
             wanted = [specs[a] for a in dict.fromkeys(t.assignment for t in found.tasks)]
             reference.attach(wanted, limits, sandboxed,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from importlib import metadata
 from pathlib import Path
 
 from .. import files, nbgrader_course
@@ -16,7 +17,9 @@ GRADER_VERSION = "3"  # bump when a change in the grader should regrade everythi
 
 def fingerprint(folder: Path, limits, config: Path = REPO.nbgrader_config) -> str:
     """Changes when the assignment's source, the course's settings, the limits or the grader do."""
-    salt = f"grader {GRADER_VERSION} {limits!r}".encode() + Path(config).read_bytes()
+    # nbgrader's version too: the reference gradebook, kept across runs, is of its making
+    salt = f"grader {GRADER_VERSION} nbgrader {metadata.version('nbgrader')} {limits!r}".encode() \
+        + Path(config).read_bytes()
     return files.fingerprint([Path(folder)], Path(folder), salt)[:20]
 
 
@@ -31,8 +34,8 @@ def _generate(name: str, source: Path, course: Path, db_url: str) -> None:
 def prepare(name: str, source: Path, cache: Path, limits) -> AssignmentSpec:
     """Read the source notebooks and make the reference gradebook that nbgrader's sanitizing
     restores test cells from (a private SQLite file, so that workers never lock the instructors'
-    gradebook). The reference is kept in ``cache`` under the assignment's fingerprint: a re-run
-    with the same source reuses it."""
+    gradebook). The reference is kept in ``cache`` under the assignment's fingerprint: any later
+    run with the same source, settings, limits, grader and nbgrader reuses it."""
     folder = Path(source) / name
     if not folder.is_dir():
         raise FileNotFoundError(f"no such assignment: {folder}")

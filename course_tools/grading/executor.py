@@ -32,6 +32,7 @@ from .. import files
 from .limits import Limits
 from .model import AssignmentSpec, Task
 from .warm import Kernels
+from .zygote import Shared, Zygote
 
 EXTRA_FILES_CAP = 64 << 20   # what submission._stage copies of a submission's other files, at most
 
@@ -162,7 +163,11 @@ class GraderPlugin(WorkerPlugin):
     """Gives every worker process its state when it starts and removes it when it closes."""
     name = "torchcourse-grader"
 
+    def __init__(self, zygote: Shared | None = None):
+        self.zygote = zygote   # the grader's shared zygote (``zygote.shared``), when it started one
+
     def setup(self, worker) -> None:
+        Zygote.share(self.zygote)
         worker_state()
 
     def teardown(self, worker) -> None:

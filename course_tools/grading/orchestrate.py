@@ -16,6 +16,7 @@ next run grades the rest.
 from __future__ import annotations
 
 import logging
+import multiprocessing.forkserver
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,13 +31,15 @@ from . import executor, report
 from .gradebook import Book
 from .limits import Limits
 from .model import AssignmentSpec, CellScore, Result, Stage, Stages, Task
+from .zygote import Shared
 
 ALLOWED_FAILURES = 2   # a submission is tried on at most 3 workers that die under it (local cluster)
 
 
 @contextmanager
-def cluster(jobs: int, scheduler: str | None = None) -> Iterator[Client]:
-    """A Dask client: of a new local cluster of ``jobs`` processes, or of the one at ``scheduler``."""
+def cluster(jobs: int, scheduler: str | None = None, zygote: Shared | None = None) -> Iterator[Client]:
+    """A Dask client: of a new local cluster of ``jobs`` processes, whose kernels come from
+    ``zygote`` when given (``zygote.shared``), or of the one at ``scheduler``."""
     if scheduler:
         with Client(scheduler, timeout="30s") as client:
             client.register_plugin(executor.GraderPlugin())
@@ -45,24 +48,24 @@ def cluster(jobs: int, scheduler: str | None = None) -> Iterator[Client]:
     # the scheduler and the nannies run in this process: the settings apply to them
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                           "distributed.worker.multiprocessing-method": "forkserver"}):
-        _preload_forkserver()
+        start_forkserver()
         with LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
                           memory_limit=0, dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as local, \
                 Client(local) as client:
-            client.register_plugin(executor.GraderPlugin())
+            client.register_plugin(executor.GraderPlugin(zygote))
             yield client
 
 
-def _preload_forkserver() -> None:
+def start_forkserver() -> None:
     """Local workers are forked from a server process that imported the grader once: ready at once
     (spawned, each would import it again: seconds per worker on a busy machine). Each still imports
     the caller's main module, as multiprocessing does: a script that calls ``api.grade`` does it
-    under ``if __name__ == "__main__":``."""
-    from distributed.utils import get_mp_context
-
+    under ``if __name__ == "__main__":``. Started here, the server imports while the caller goes on
+    (a second call finds it running)."""
     # torch too: the workers compare the tensors hidden tests record (the driver itself never needs it)
-    get_mp_context().set_forkserver_preload(["distributed", "course_tools.grading.executor",
-                                             "course_tools.grading.submission", "torch"])
+    multiprocessing.forkserver.set_forkserver_preload(["distributed", "course_tools.grading.executor",
+                                                       "course_tools.grading.submission", "torch"])
+    multiprocessing.forkserver.ensure_running()
 
 
 def dashboard(client: Client, local: bool) -> str | None:

@@ -88,6 +88,7 @@ def _markdown():
     return mistune.create_markdown(renderer=Renderer(escape=True), plugins=["math", "table", "strikethrough"])
 
 
+@lru_cache(maxsize=1024)   # the same instructor's cells on every page of a batch
 def markdown_html(source: str) -> str:
     """A markdown cell as HTML, as JupyterLab shows it, made safe for the page (see the module's text)."""
     import bleach

@@ -17,6 +17,13 @@ process image. So:
   zygote dies with its worker process (``PR_SET_PDEATHSIG``);
 * lives of other kinds (another environment passed in) get a zygote of their own.
 
+A local cluster's worker processes share one zygote (``shared``), started by the grader before
+the cluster, so that its imports run beside the grader's own set-up instead of once per worker after
+it. It listens on a socket in a folder only the grader's uid can enter; each worker process that
+connects is served by a fork of the zygote made for it (``zygote_main.serve_each``), which ends with
+that worker's connection. A worker whose kernel environment is not the shared zygote's, or that
+cannot reach it (a remote cluster's), starts a zygote of its own as before.
+
 Only a grader running as root uses it (joining namespaces needs ``CAP_SYS_ADMIN``); without root,
 without the sandbox or with ``TORCHCOURSE_ZYGOTE=0``, kernels start by exec as before.
 """
@@ -25,11 +32,16 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator, NamedTuple
 
 import psutil
 
@@ -48,19 +60,66 @@ def same_namespace(pid: int, other: int, kind: str) -> bool:
         return False
 
 
-class Zygote:
-    """One zygote process and the socket the worker sends it requests on."""
+class Shared(NamedTuple):
+    """Where a shared zygote listens, and the kernel environment it was started with."""
+    path: str
+    env: tuple
 
-    def __init__(self, env: dict[str, str]):
+
+def _start(env: dict[str, str], channel: socket.socket) -> subprocess.Popen:
+    """``zygote_main`` by exec (never a fork of the grader), serving ``channel``."""
+    return subprocess.Popen(
+        [sys.executable, "-c", PROGRAM.read_text(encoding="utf-8"), str(channel.fileno())],
+        env=env, cwd="/", pass_fds=(channel.fileno(),), stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+@contextmanager
+def shared(env: dict[str, str]) -> Iterator[Shared]:
+    """A zygote for every worker process of this machine that connects to it, until the block ends
+    (and dead with this process, if it dies first). Start it from a thread that outlives the block:
+    the zygote's death signal follows the thread that started it."""
+    folder = Path(tempfile.mkdtemp(prefix=f"tcg-{os.getpid()}-zygote-"))   # 0700: the grader's uid alone
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    process = None
+    try:
+        listener.bind(str(folder / "socket"))
+        listener.listen(64)
+        process = _start(env, listener)
+        yield Shared(str(folder / "socket"), tuple(sorted(env.items())))
+    finally:
+        listener.close()
+        if process is not None:
+            process.kill()
+            process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class Zygote:
+    """A zygote serving this process: its own (``process``, started by exec), or its share of a
+    shared one (``process`` None: a fork of that zygote serves the connection)."""
+
+    def __init__(self, channel: socket.socket, process: subprocess.Popen | None):
         self.lock = threading.Lock()
-        self.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.channel, self.process = channel, process
+
+    @classmethod
+    def start(cls, env: dict[str, str]) -> "Zygote":
+        channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", PROGRAM.read_text(encoding="utf-8"), str(theirs.fileno())],
-                env=env, cwd="/", pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            return cls(channel, _start(env, theirs))
         finally:
             theirs.close()
+
+    @classmethod
+    def join(cls, path: str) -> "Zygote":
+        channel = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            channel.connect(path)
+        except OSError:
+            channel.close()
+            raise
+        return cls(channel, None)
 
     def fork(self, holder: int, inside: int, uid: int, limits, cwd: str, argv: list[str],
              exec_lines: list[str], log_fd: int) -> psutil.Process:
@@ -91,17 +150,29 @@ class Zygote:
         return kernel
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        if self.process is not None:
+            return self.process.poll() is None
+        if self.channel.fileno() < 0:
+            return False
+        # a zygote answers only requests: anything to read between them is its end (EOF)
+        ended = select.poll()
+        ended.register(self.channel, select.POLLIN)
+        return not ended.poll(0)
 
     def close(self) -> None:
         self.channel.close()
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
 
     # one per process and kernel environment; a forked child never uses its parent's
     _own: dict[tuple, "Zygote"] = {}
     _guard = threading.Lock()
+    _shared: Shared | None = None   # the grader's shared zygote, when a worker plugin told of one
+
+    @classmethod
+    def share(cls, where: Shared | None) -> None:
+        cls._shared = where
 
     @classmethod
     def of_process(cls, env: dict[str, str]) -> "Zygote":
@@ -113,8 +184,17 @@ class Zygote:
             for other in [k for k in cls._own if k[0] == os.getpid()]:
                 cls._own.pop(other).close()   # another environment now, or a dead one
             cls._own.clear()                   # what a parent process left: not ours to stop
-            zygote = cls._own[key] = cls(env)
+            zygote = cls._own[key] = cls._join_shared(key[1]) or cls.start(env)
             return zygote
+
+    @classmethod
+    def _join_shared(cls, env: tuple) -> "Zygote | None":
+        if cls._shared is None or cls._shared.env != env:
+            return None
+        try:
+            return cls.join(cls._shared.path)
+        except OSError:   # it ended (or this process is on another machine): one of its own
+            return None
 
 
 @atexit.register

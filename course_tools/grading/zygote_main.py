@@ -9,6 +9,10 @@ sandbox's namespaces, forks again to enter its PID namespace, and the second chi
 kernel's uid as ``prlimit`` and ``setpriv`` would (limits, no groups, no capabilities, no new
 privileges, a session of its own), closes every descriptor it inherited and becomes the kernel. It
 answers with the kernel's pid. It never reads a submission: nothing of one is in its memory.
+
+A zygote the grader shares among its worker processes (``zygote.shared``) gets a listening socket
+instead: each worker process that connects, as the zygote's own uid, is served as above by a fork
+of the zygote made for it, which ends when that worker's connection does.
 """
 # ruff: noqa: E402  (the death signal is set before the seconds of imports, not after)
 import ctypes
@@ -19,15 +23,16 @@ import random
 import resource
 import signal
 import socket
+import struct
 import sys
 import tempfile
 import traceback
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 36, 38
-LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)   # dies with the worker process, from the start
+LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)   # dies with the process that started it, from the start
 if os.getppid() == 1:
-    sys.exit("the worker process that started the zygote has ended")
+    sys.exit("the grader process that started the zygote has ended")
 
 # what every kernel imports, once: here, before any fork
 import numpy
@@ -63,7 +68,9 @@ def import_libraries():
     zygote's here, removed at once (a kernel keeps the list in memory and points matplotlib's
     cache at that path, which in its sandbox is in its own /tmp), never a kernel's folder on the host."""
     kernels_folder = os.environ.get("MPLCONFIGDIR")
-    with tempfile.TemporaryDirectory(prefix="tcg-zygote-mpl-") as folder:
+    # named as the grader names its folders (``tcg-<pid>-``): a zygote killed before it removed
+    # the folder leaves it to the next grading run, which removes those of processes gone
+    with tempfile.TemporaryDirectory(prefix=f"tcg-{os.getpid()}-zygote-mpl-") as folder:
         os.environ["MPLCONFIGDIR"] = folder
         try:
             for name in LIBRARIES:
@@ -162,6 +169,29 @@ def serve(channel):
         channel.sendall(f"{kernel or 0}\n".encode())
 
 
+def serve_each(listener):
+    """A shared zygote: a fork of its own for each worker process that connects as this uid."""
+    zygote = os.getpid()
+    while True:
+        channel, _ = listener.accept()
+        credentials = channel.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        if struct.unpack("3i", credentials)[1] != os.getuid():
+            channel.close()   # only the grader's own processes (the socket's folder is theirs alone)
+            continue
+        if os.fork() == 0:
+            listener.close()
+            run_child(serve_one, channel, zygote)
+        channel.close()
+
+
+def serve_one(channel, zygote):
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)   # not inherited by a fork: set again
+    if os.getppid() != zygote:
+        return
+    LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)          # neither is this; SIGCHLD's setting is
+    serve(channel)
+
+
 def main():
     # a fork copies only the calling thread: with no other thread, no lock is held by a thread
     # that the kernel will not have
@@ -171,7 +201,11 @@ def main():
     assert not torch.cuda.is_initialized(), "CUDA cannot be used in a forked process once initialised"
     LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)          # a kernel whose first parent exited
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)           # ... is reaped here, at once
-    serve(socket.socket(fileno=int(sys.argv[1])))
+    channel = socket.socket(fileno=int(sys.argv[1]))
+    if channel.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        serve_each(channel)
+    else:
+        serve(channel)
 
 
 main()
