@@ -231,17 +231,24 @@ def forget_zygotes():
         zygote.Zygote._own.pop(key).close()
 
 
+def command(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:   # gone, or a zombie
+        return ""
+
+
 def zygote_processes() -> list[psutil.Process]:
     """The zygotes on this machine that were started by exec (not the forks that serve a worker)."""
     marker = "The zygote's own program"
     found = []
-    for process in psutil.process_iter(["cmdline"]):
-        if marker in " ".join(process.info["cmdline"] or []):
-            try:
-                if marker not in " ".join(process.parent().cmdline()):
-                    found.append(process)
-            except psutil.Error:
-                pass
+    for process in psutil.process_iter():
+        try:
+            parent = process.parent()
+        except psutil.Error:
+            continue
+        if marker in command(process) and parent is not None and marker not in command(parent):
+            found.append(process)
     return found
 
 
@@ -298,6 +305,19 @@ def test_without_the_shared_zygote_a_worker_starts_its_own(shared_lives, monkeyp
     assert life.client.km.zygote.process is not None and run(life, SELF)["uid"] != 0
 
 
+def test_a_worker_starts_its_own_zygote_at_once_when_the_shared_one_died(shared_lives):
+    start, where = shared_lives
+    first = start()
+    shared_zygote = psutil.Process(psutil.Process(first.client.km.kernel_process.ppid()).ppid())
+    shared_zygote.kill()
+    assert gone(shared_zygote)
+    forget_zygotes()
+    began = time.monotonic()
+    second = start()
+    assert second.client.km.zygote.process is not None and run(second, SELF)["uid"] != 0
+    assert time.monotonic() - began < LIMITS.startup_timeout / 2, "the worker waited for a dead zygote"
+
+
 def test_the_shared_zygote_dies_with_the_grader_and_its_folder_goes_with_the_block():
     code = ("import sys, time\nfrom course_tools.grading import sandbox, zygote\n"
             "with zygote.shared(sandbox.kernel_env(sandbox.INSIDE / 'home')) as where:\n"
@@ -348,10 +368,13 @@ def test_a_local_cluster_grades_with_one_zygote(tmp_path):
     seen = []
 
     def count(result):
-        mine = psutil.Process().children(recursive=True)
-        seen.append(sorted(p.ppid() == os.getpid() for p in zygote_processes() if p in mine))
+        """(zygotes this process started, zygotes the Dask workers started)"""
+        zygotes = zygote_processes()
+        workers = [w for w in psutil.Process().children(recursive=True)
+                   if "forkserver" in command(w) and w.ppid() != os.getpid()]
+        seen.append((sum(p.ppid() == os.getpid() for p in zygotes), sum(p.ppid() in {w.pid for w in workers} for p in zygotes)))
     report = api.grade(tmp_path / "subs", ["toy"], out=tmp_path / "out", jobs=2,
                        source=tmp_path / "source", limits=Limits(cell_timeout=60, notebook_timeout=240),
                        on_result=count)
     assert sorted(report.scores().values()) == [4, 4]
-    assert seen == [[True], [True]], seen
+    assert seen == [(1, 0), (1, 0)], seen

@@ -80,15 +80,16 @@ def shared(env: dict[str, str]) -> Iterator[Shared]:
     (and dead with this process, if it dies first). Start it from a thread that outlives the block:
     the zygote's death signal follows the thread that started it."""
     folder = Path(tempfile.mkdtemp(prefix=f"tcg-{os.getpid()}-zygote-"))   # 0700: the grader's uid alone
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     process = None
     try:
-        listener.bind(str(folder / "socket"))
-        listener.listen(64)
-        process = _start(env, listener)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as listener:
+            listener.bind(str(folder / "socket"))
+            listener.listen(64)
+            process = _start(env, listener)
+        # only the zygote holds the socket now: once it is gone, a worker's connect fails at once
+        # (and it starts a zygote of its own) instead of waiting in a queue nobody reads
         yield Shared(str(folder / "socket"), tuple(sorted(env.items())))
     finally:
-        listener.close()
         if process is not None:
             process.kill()
             process.wait()
