@@ -158,7 +158,8 @@ class SandboxKernelManager(AsyncKernelManager):
         sandbox.prepare_life(paths, config)
         self.kernel_env = sandbox.kernel_env(paths.home)
         self.modules = modules
-        # the kernel forked from the worker's zygote into the sandbox (``zygote``), or started there by exec
+        # the kernel forked from a zygote (the grader's shared one, or the worker's own) into the
+        # sandbox (``zygote``), or started there by exec
         self.zygote = zygote.Zygote.of_process(self.kernel_env) \
             if zygote.wanted(config.enabled, config.as_root) else None
         self.kernel_process: psutil.Process | None = None
