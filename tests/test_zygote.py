@@ -305,6 +305,23 @@ def test_without_the_shared_zygote_a_worker_starts_its_own(shared_lives, monkeyp
     assert life.client.km.zygote.process is not None and run(life, SELF)["uid"] != 0
 
 
+def test_a_zygote_that_cannot_listen_is_none_and_leaves_no_folder(monkeypatch):
+    """A socket path too long for AF_UNIX (a long TMPDIR): no shared zygote, the workers start their own."""
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def long_folder(prefix):
+        folder = Path(real_mkdtemp(prefix=prefix))
+        made.append(folder)
+        (folder / ("x" * 120)).mkdir()
+        return str(folder / ("x" * 120))
+    monkeypatch.setattr(zygote.tempfile, "mkdtemp", long_folder)
+    with zygote.shared({"A": "1"}) as where:
+        assert where is None
+    assert not (made[0] / ("x" * 120)).exists()
+    made[0].rmdir()
+
+
 def test_a_worker_starts_its_own_zygote_at_once_when_the_shared_one_died(shared_lives):
     start, where = shared_lives
     first = start()

@@ -75,20 +75,24 @@ def _start(env: dict[str, str], channel: socket.socket) -> subprocess.Popen:
 
 
 @contextmanager
-def shared(env: dict[str, str]) -> Iterator[Shared]:
+def shared(env: dict[str, str]) -> Iterator[Shared | None]:
     """A zygote for every worker process of this machine that connects to it, until the block ends
-    (and dead with this process, if it dies first). Start it from a thread that outlives the block:
-    the zygote's death signal follows the thread that started it."""
+    (and dead with this process, if it dies first); None when it could not be started (each worker
+    then starts its own). Start it from a thread that outlives the block: the zygote's death signal
+    follows the thread that started it."""
     folder = Path(tempfile.mkdtemp(prefix=f"tcg-{os.getpid()}-zygote-"))   # 0700: the grader's uid alone
     process = None
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as listener:
-            listener.bind(str(folder / "socket"))
-            listener.listen(64)
-            process = _start(env, listener)
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as listener:
+                listener.bind(str(folder / "socket"))   # at most 108 bytes: TMPDIR should be short
+                listener.listen(64)
+                process = _start(env, listener)
+        except OSError:
+            pass
         # only the zygote holds the socket now: once it is gone, a worker's connect fails at once
         # (and it starts a zygote of its own) instead of waiting in a queue nobody reads
-        yield Shared(str(folder / "socket"), tuple(sorted(env.items())))
+        yield Shared(str(folder / "socket"), tuple(sorted(env.items()))) if process is not None else None
     finally:
         if process is not None:
             process.kill()
@@ -108,9 +112,13 @@ class Zygote:
     def start(cls, env: dict[str, str]) -> "Zygote":
         channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            return cls(channel, _start(env, theirs))
+            process = _start(env, theirs)
+        except BaseException:
+            channel.close()
+            raise
         finally:
             theirs.close()
+        return cls(channel, process)
 
     @classmethod
     def join(cls, path: str) -> "Zygote":
