@@ -152,7 +152,7 @@ def test_a_dead_kernel_is_seen_dead(lives):
 def test_the_zygote_dies_with_its_worker(tmp_path):
     """A worker killed without a chance to clean up takes its zygote with it."""
     code = ("import os, sys, time\nfrom course_tools.grading import sandbox, zygote\n"
-            "z = zygote.Zygote.of_process(sandbox.kernel_env(sandbox.INSIDE / 'home'))\n"
+            "z = zygote.Zygote.of_process(sandbox.sandboxed_kernel_env())\n"
             "print(z.process.pid, flush=True)\ntime.sleep(600)\n")
     worker = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                               cwd=Path(__file__).resolve().parent.parent)
@@ -212,7 +212,7 @@ def shared_lives(monkeypatch):
     """Lives whose kernels come from a zygote the 'grader' started (``zygote.shared``), as a local
     cluster's worker processes get them."""
     forget_zygotes()
-    with zygote.shared(sandbox.kernel_env(sandbox.INSIDE / "home")) as where:
+    with zygote.shared(sandbox.sandboxed_kernel_env()) as where:
         monkeypatch.setattr(zygote.Zygote, "_shared", where)
         kernels, started = Kernels(spares=False), []
 
@@ -337,7 +337,7 @@ def test_a_worker_starts_its_own_zygote_at_once_when_the_shared_one_died(shared_
 
 def test_the_shared_zygote_dies_with_the_grader_and_its_folder_goes_with_the_block():
     code = ("import sys, time\nfrom course_tools.grading import sandbox, zygote\n"
-            "with zygote.shared(sandbox.kernel_env(sandbox.INSIDE / 'home')) as where:\n"
+            "with zygote.shared(sandbox.sandboxed_kernel_env()) as where:\n"
             "    print(where.path, flush=True)\n    time.sleep(float(sys.argv[1]))\n"
             "print('ended', flush=True)\ntime.sleep(600)\n")
     graders = []

@@ -163,7 +163,7 @@ def _grade(submissions, names, explicit, out, source, scratch, db_url, limits, s
             # start now, beside this process's own set-up (the gradebook, the reference)
             orchestrate.start_forkserver()
             if zygote.wanted(sandboxed, os.geteuid() == 0):
-                shared = stack.enter_context(zygote.shared(sandbox.kernel_env(sandbox.INSIDE / "home")))
+                shared = stack.enter_context(zygote.shared(sandbox.sandboxed_kernel_env()))
         dask = _Cluster(stack, jobs, scheduler, log, shared)
         try:  # what each hidden test must record: the solutions' own values (made once per version)
             wanted = [specs[a] for a in dict.fromkeys(t.assignment for t in found.tasks)]

@@ -5,7 +5,7 @@ The kernel is started as
     prlimit <limits> -- bwrap <namespaces, mounts> -- setpriv <drop to the worker's own uid> -- python -c <kernel_main>
 
 or, as root, with ``sleep infinity`` in its place and the kernel forked into the sandbox's
-namespaces by the worker's zygote (``zygote``), which drops to the same uid and limits.
+namespaces by a zygote (``zygote``), which drops to the same uid and limits.
 
 * bubblewrap gives it new PID, network, IPC and UTS namespaces and a root file system made only of
   read-only binds of what a kernel needs (the system's /usr and /etc, the Python installation,
@@ -199,6 +199,12 @@ def kernel_env(home: Path) -> dict[str, str]:
     }
     env.update(passed_env())
     return env
+
+
+def sandboxed_kernel_env() -> dict[str, str]:
+    """The environment of every sandboxed kernel life (their home is one path inside each sandbox):
+    what a zygote for them is started with."""
+    return kernel_env(KernelPaths(life=Path(), root=INSIDE).home)
 
 
 # TORCHCOURSE_PRETEND_CUDA: the tests grade with a GPU reported present and absent (torchcourse.devices)
