@@ -154,7 +154,8 @@ def test_lecture_08_a_roll_puts_back_the_ink_a_zero_filled_shift_drops():
 
 
 def test_lecture_08_a_one_by_one_convolution_is_a_linear_layer_per_pixel():
-    assert "largest difference: 0.0" in run_cells(LECTURE_08, "setup", "one_by_one")
+    assert "the same up to float32 rounding: True" in run_cells(LECTURE_08, "setup", "one_by_one")
+    assert "agree up to float32's rounding, not always to the last bit" in text_of(LECTURE_08)
 
 
 def test_lecture_08_parameter_counts_of_the_cnn_and_the_mlps():
@@ -180,17 +181,24 @@ def test_lecture_09_gradients_through_time_clipping_and_the_padded_batch():
                              r"step 30: \S+ +ratio (\S+)", printed))
     assert ratios == {"RNN, recurrent scale 0.8": "0.000558", "RNN, recurrent scale 1.0": "0.36",
                       "RNN, recurrent scale 1.2": "18.9", "LSTM, PyTorch's initialisation": "2.54e-09"}
-    runs = re.findall(r"(no clipping|clipped at 1) +largest gradient norm +([\d.]+), median +([\d.]+); "
-                      r"loss of the last 10 steps ([\d.]+)", printed)
-    assert runs == [("no clipping", "69.1", "3.28", "1.623"), ("clipped at 1", "8.0", "2.72", "0.274")]
+    # Runs without clipping are chaotic: their figures differ between CPUs (measured on two kinds,
+    # and with ATen's and MKL's other code paths), so the text states, and this checks, what every
+    # CPU tried gave with a margin.
+    runs = {m[1]: tuple(float(v) for v in m.groups()[1:]) for m in re.finditer(
+        r"(no clipping|clipped at 1) +largest gradient norm of a run: median (\S+), worst (\S+); "
+        r"loss of its last 10 steps: median (\S+), worst (\S+)", printed)}
+    _, unclipped_norm_worst, unclipped_loss, _ = runs["no clipping"]
+    _, clipped_norm_worst, clipped_loss, clipped_loss_worst = runs["clipped at 1"]
+    assert unclipped_norm_worst > 100 and clipped_norm_worst < 12, runs
+    assert clipped_loss_worst < 0.35 and 0.15 < clipped_loss < 0.3 and unclipped_loss > 3 * clipped_loss, runs
     errors = re.findall(r"\(length (\d)\): outputs\[-1\] is off by up to ([\d.]+)", printed)
     assert errors == [("7", "0.000"), ("2", "0.207"), ("5", "0.457"), ("3", "0.379")]
     assert "outputs[:, -1] has shape (7, 5) = [T, H]" in printed
     text = text_of(LECTURE_09)
     for stated in ("shrunk to 0.000558 of its step-1 size at scale 0.8, to 0.36 of it at scale 1.0, and grown "
                    "18.9-fold at scale 1.2", "(2.54e-09 of its step-1 size)",
-                   "reaches 69.1 in one step (its median is 3.28)", "the last ten steps averages 1.623",
-                   "the largest is 8.0, the median 2.72", "the last ten steps average 0.274",
+                   "at least one run blows up, its gradient norm in the hundreds or far beyond",
+                   "clipping: up to about 10)", "every run's last ten steps average below 0.35, the median run about 0.2",
                    "off by up to 0.207, 0.457 and 0.379 for those of lengths 2, 5 and 3"):
         assert stated in text, stated
 
