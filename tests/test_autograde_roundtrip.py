@@ -14,7 +14,9 @@ For every assignment that has an answer bank in tests/answers/<id>.py:
   exercise is graded on its own (its tests name no other exercise, and stand in a reference for each
   one its solution calls; checked statically below), so its points cannot hang on another's answer.
 - stock ``nbgrader autograde`` gives the same scores as the course grader on a sample (solutions,
-  release, one combined wrong submission), so the formgrader and nbgrader's own commands agree.
+  release, one combined wrong submission), so the formgrader and nbgrader's own commands agree; in its
+  kernels every test passes on the solutions and fails on the release (what ``nbgrader validate``
+  and ``validate --invert`` check, which is why the suite does not run those as well).
 All submissions of one assignment are graded in one run (one xdist worker each).
 """
 import ast
@@ -218,11 +220,19 @@ def test_a_wrong_callee_is_blamed_and_costs_only_its_own_points(graded, assignme
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", [pytest.param(a, marks=group(a)) for a in BANKS])
 def test_stock_nbgrader_gives_the_same_scores(graded, assignment, tmp_path):
-    """Instructors who grade with ``nbgrader autograde`` or the formgrader get the same grades."""
+    """Instructors who grade with ``nbgrader autograde`` or the formgrader get the same grades.
+
+    In stock nbgrader's own kernels (started by exec, not forked from the course grader's zygote) every
+    test of the solutions passes and every test of the untouched release fails: what ``nbgrader
+    validate`` on the source and ``nbgrader validate --invert`` on the release would report, from the
+    same test cells run the same way (and nbmake runs each source notebook top to bottom besides)."""
     sample = {s: n for s, n in submissions(assignment).items() if s in ("solution", "release", "wrong0")}
     stock = autograde.grade(assignment, sample, tmp_path)
     ours = graded(assignment)
     assert set(stock) == set(sample), f"stock nbgrader did not grade {set(sample) - set(stock)}"
+    assert stock["solution"] == autograde.max_scores(assignment), "stock nbgrader fails a test of the solutions"
+    assert stock["release"] and not any(stock["release"].values()), \
+        f"stock nbgrader gives the untouched release points: {stock['release']}"
     for student in ("solution", "release"):
         assert stock[student] == ours[student], student
     # stock nbgrader trusts the kernel's verdict; the course grader also requires the hidden tests'

@@ -121,3 +121,33 @@ def test_pretend_cuda_from_environment(monkeypatch):
         while devices._ENTERED:
             devices._ENTERED.pop().__exit__(None, None, None)
     assert torch.cuda.is_available is original
+
+
+def _passes(actual, expected, **tolerance) -> bool:
+    try:
+        checks.expect_tensor(actual, expected, check_dtype=False, **tolerance)
+    except checks.CheckFailed:
+        return False
+    return True
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("n", [7, 3 * checks._SLICE + 5])   # one slice, and several with a short last one
+def test_values_are_compared_as_allclose_in_float64_compares_them(n):
+    """expect_tensor compares big tensors slice by slice (for speed): the verdict is allclose's in
+    float64 for the whole tensor, wherever in it a value differs."""
+    want = torch.linspace(-3, 3, n, dtype=torch.float64)
+    last, middle = n - 1, n // 2
+    nudged = {"a copy": want.clone(), "float32": want.float(), "float16": want.half()}
+    for where in (last, middle):
+        for size in (1e-7, 1e-3):   # within the tolerance below, and past it
+            got = want.clone()
+            got[where] += size
+            nudged[f"{size} at {where}"] = got
+    with_nan = want.clone()
+    with_nan[last] = float("nan")
+    cases = [(got, want) for got in nudged.values()] + [(with_nan, with_nan.clone()), (with_nan, want), (want, with_nan)]
+    for got, expected in cases:
+        same = torch.allclose(got.double(), expected.to(got.dtype).double(), rtol=1e-5, atol=1e-6, equal_nan=True)
+        assert _passes(got, expected, rtol=1e-5, atol=1e-6) == same, (got.dtype, n)
+    assert not _passes(nudged[f"0.001 at {last}"], want) and _passes(nudged[f"1e-07 at {last}"], want)
