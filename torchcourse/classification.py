@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import torch
 
+from . import bundled
+
 
 @dataclass(frozen=True)
 class TabularSplit:
@@ -52,11 +54,9 @@ def load_breast_cancer_split(test_fraction: float = 0.25, seed: int = 0, device=
     mean and standard deviation of the *training* rows only: the test rows must not influence
     anything the model (or its preprocessing) learns from.
     """
-    from sklearn.datasets import load_breast_cancer  # imported here: only this function needs it
-
-    raw = load_breast_cancer()
-    X = torch.as_tensor(raw.data, dtype=torch.float64)
-    y = torch.as_tensor(raw.target, dtype=torch.float64)
+    data, target, target_names = bundled.breast_cancer()
+    X = torch.as_tensor(data, dtype=torch.float64)
+    y = torch.as_tensor(target, dtype=torch.float64)
     train, test = stratified_split(y, test_fraction, seed)
     mean = X[train].mean(dim=0)
     std = X[train].std(dim=0).clamp_min(1e-12)
@@ -67,7 +67,7 @@ def load_breast_cancer_split(test_fraction: float = 0.25, seed: int = 0, device=
     return TabularSplit(
         X_train=prepare((X[train] - mean) / std), y_train=prepare(y[train, None]),
         X_test=prepare((X[test] - mean) / std), y_test=prepare(y[test, None]),
-        feature_names=tuple(raw.feature_names), target_names=tuple(raw.target_names),
+        feature_names=bundled.BREAST_CANCER_FEATURES, target_names=target_names,
         mean=prepare(mean), std=prepare(std))
 
 

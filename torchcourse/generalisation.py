@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import bundled
 from .mnist import device_batches, score
 
 
@@ -52,15 +53,13 @@ def load_digits_split(n_train: int = 200, n_val: int = 400, seed: int = 0, devic
     A small ``n_train`` is the point: a network with far more weights than there are training rows
     can learn them by heart, and the validation rows show how much of that carries over.
     """
-    from sklearn.datasets import load_digits  # imported here: only this function needs it
-
-    raw = load_digits()
-    total = len(raw.target)
+    table = bundled.digits()
+    total = len(table)
     if n_train < 1 or n_val < 1 or n_train + n_val >= total:
         raise ValueError(f"need 1 <= n_train, 1 <= n_val and n_train + n_val < {total}, "
                          f"got n_train={n_train}, n_val={n_val}")
-    X = torch.as_tensor(raw.data, dtype=torch.float64) / 16.0
-    y = torch.as_tensor(raw.target, dtype=torch.int64)
+    X = torch.as_tensor(table[:, :64], dtype=torch.float64) / 16.0
+    y = torch.as_tensor(table[:, 64], dtype=torch.int64)
     order = torch.randperm(total, generator=torch.Generator().manual_seed(seed))
     train, val, test = order[:n_train], order[n_train:n_train + n_val], order[n_train + n_val:]
     mean = X[train].mean(dim=0)

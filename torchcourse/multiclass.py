@@ -7,14 +7,12 @@ with a fixed, stratified train/test split, and the pictures that lesson draws.
 """
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
+from torchcourse import bundled
 from torchcourse.classification import stratified_split
 
 
@@ -35,7 +33,7 @@ def load_digits_split(test_fraction: float = 0.25, seed: int = 0, device="cpu",
     They ship inside scikit-learn, so nothing is downloaded. Pixels (0–16) are divided by 16 and
     not standardised, so a weight row of a linear model can be drawn as an 8 x 8 picture.
     """
-    data = _read_digits()
+    data = bundled.digits()
     X = torch.as_tensor(data[:, :64], dtype=torch.float64) / 16
     y = torch.as_tensor(data[:, 64], dtype=torch.int64)
     train, test = stratified_split(y, test_fraction, seed)
@@ -43,19 +41,6 @@ def load_digits_split(test_fraction: float = 0.25, seed: int = 0, device="cpu",
         X_train=X[train].to(device, dtype), y_train=y[train].to(device),
         X_test=X[test].to(device, dtype), y_test=y[test].to(device),
         class_names=tuple(str(c) for c in range(10)))
-
-
-def _read_digits():
-    """``[1797, 65]``: 64 pixels then the label, read from the file scikit-learn ships
-    (``sklearn/datasets/data/digits.csv.gz``, what ``load_digits`` reads) without importing
-    scikit-learn, which takes seconds and is paid again by every graded notebook."""
-    spec = importlib.util.find_spec("sklearn")
-    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz" if spec else None
-    if path is None or not path.is_file():
-        from sklearn.datasets import load_digits  # a layout we do not know: let it find its file
-        raw = load_digits()
-        return np.column_stack([raw.data, raw.target])
-    return np.loadtxt(path, delimiter=",")
 
 
 def _images(values, size=8):
