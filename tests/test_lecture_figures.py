@@ -190,13 +190,14 @@ def test_lecture_09_gradients_through_time_clipping_and_the_padded_batch():
     _, unclipped_norm_worst, unclipped_loss, _ = runs["no clipping"]
     _, clipped_norm_worst, clipped_loss, clipped_loss_worst = runs["clipped at 1"]
     assert unclipped_norm_worst > 100 and clipped_norm_worst < 12, runs
-    assert clipped_loss_worst < 0.35 and 0.15 < clipped_loss < 0.3 and unclipped_loss > 3 * clipped_loss, runs
+    assert clipped_loss_worst < 0.35 and 0.15 < clipped_loss < 0.3 and unclipped_loss > 2 * clipped_loss, runs
     errors = re.findall(r"\(length (\d)\): outputs\[-1\] is off by up to ([\d.]+)", printed)
     assert errors == [("7", "0.000"), ("2", "0.207"), ("5", "0.457"), ("3", "0.379")]
     assert "outputs[:, -1] has shape (7, 5) = [T, H]" in printed
     text = text_of(LECTURE_09)
     for stated in ("shrunk to 0.000558 of its step-1 size at scale 0.8, to 0.36 of it at scale 1.0, and grown "
                    "18.9-fold at scale 1.2", "(2.54e-09 of its step-1 size)",
+                   "at least twice the loss of the clipped runs",
                    "at least one run blows up, its gradient norm in the hundreds or far beyond",
                    "clipping: up to about 10)", "every run's last ten steps average below 0.35, the median run about 0.2",
                    "off by up to 0.207, 0.457 and 0.379 for those of lengths 2, 5 and 3"):
