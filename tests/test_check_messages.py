@@ -1,6 +1,7 @@
 """What students read: a failing check shows one clean message (its words and its hint, none of
 torchcourse/checks.py's frames), a passing test cell says so in one line, and grading feedback gets
-no such line. Also the helpers that make device checks and "with autograd" checkable on any machine."""
+no such line. Also the helpers that make device checks and "with autograd" checkable on any machine,
+and how expect_tensor compares values (allclose's verdict in float64, also for tensors too big to copy whole)."""
 import nbformat
 import pytest
 import torch
