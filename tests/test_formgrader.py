@@ -25,6 +25,10 @@ from course_tools.layout import REPO, CourseLayout
 from grader_fixtures import hostile, toy
 from local_servers import start_jupyter, stop
 
+# the graded course and its JupyterLab are made once (``graded_lab``): these tests share one xdist
+# worker, which would otherwise each grade and start a server of their own
+pytestmark = pytest.mark.xdist_group("formgrader")
+
 # student -> (their answers, the course grader's score out of the autograded 4 points)
 SUBMISSIONS = {"ada": ({}, 4.0), "bob": ({"double": hostile.WRONG_DOUBLE}, 2.0)}
 MAX = 4.0 + toy.WRITTEN_POINTS
