@@ -44,9 +44,8 @@ from noise import make_noisy
 BANKS = {p.stem: load_bank(p.stem) for p in sorted(ANSWERS.glob("[0-9]*.py"))}
 
 
-def group(assignment):
-    """The tests that read the one grading run of every bank: on one xdist worker, which holds the run."""
-    return pytest.mark.xdist_group("grade-banks")
+# the tests that read the one grading run of every bank: on one xdist worker, which holds the run
+IN_THE_BANK_RUN = pytest.mark.xdist_group("grade-banks")
 
 
 def source_notebook(assignment):
@@ -73,7 +72,7 @@ def wrong_cases():
     for assignment, bank in BANKS.items():
         for exercise, answers in bank.WRONG.items():
             for k, label in enumerate(answers):
-                yield pytest.param(assignment, exercise, label, k, marks=group(assignment),
+                yield pytest.param(assignment, exercise, label, k, marks=IN_THE_BANK_RUN,
                                    id=f"{assignment}-{exercise}-{label}")
 
 
@@ -116,8 +115,7 @@ CALLEES = {"02_autograd": ("sgd_step_", "fit_line_sgd", "not_zeroing"),
            "09_rnn": ("rnn_cell", "rnn_forward", "sigmoid_instead_of_tanh")}
 
 
-_graded = {}
-_out = []   # the run's --out folder, once it has run
+_run = {}   # "out" (its --out folder), and "scores" or "failed" (what went wrong, for every later test)
 
 
 @pytest.fixture
@@ -125,12 +123,18 @@ def graded(request, tmp_path_factory):
     """Scores of one assignment's submissions, from the one run that graded the banks of every
     assignment a selected test reads (``-k 03_regression`` grades that bank only)."""
     def scores_for(assignment):
-        if not _graded:
+        if not _run:
             workdir = tmp_path_factory.mktemp("grade-banks")
-            _graded.update(autograde.grade_assignments_with_course_grader(
-                {a: submissions(a) for a in selected_assignments(request.session)}, workdir))
-            _out.append(workdir / "out")
-        return _graded[assignment]
+            _run["out"] = workdir / "out"
+            try:
+                _run["scores"] = autograde.grade_assignments_with_course_grader(
+                    {a: submissions(a) for a in selected_assignments(request.session)}, workdir)
+            except Exception as error:   # run once: each of the 540 tests would start it again
+                _run["failed"] = f"the grading run of the banks failed: {error}"
+                raise
+        if "failed" in _run:
+            pytest.fail(_run["failed"], pytrace=False)
+        return _run["scores"][assignment]
     return scores_for
 
 
@@ -142,7 +146,7 @@ def selected_assignments(session) -> list[str]:
 
 
 def out_folder() -> Path:
-    return _out[0]
+    return _run["out"]
 
 
 def lost_points(scores, assignment):
@@ -157,7 +161,7 @@ def own_cells(assignment, exercise):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", [pytest.param(a, marks=group(a)) for a in BANKS])
+@pytest.mark.parametrize("assignment", [pytest.param(a, marks=IN_THE_BANK_RUN) for a in BANKS])
 @pytest.mark.parametrize("student", ["solution", "right0_noisy"])
 def test_correct_answers_get_full_marks(graded, assignment, student):
     scores = graded(assignment)
@@ -166,7 +170,7 @@ def test_correct_answers_get_full_marks(graded, assignment, student):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", [pytest.param(a, marks=group(a)) for a in BANKS])
+@pytest.mark.parametrize("assignment", [pytest.param(a, marks=IN_THE_BANK_RUN) for a in BANKS])
 def test_the_solutions_are_not_flagged(graded, assignment):
     graded(assignment)
     with open(out_folder() / "grades.csv", encoding="utf-8") as f:
@@ -175,7 +179,7 @@ def test_the_solutions_are_not_flagged(graded, assignment):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", [pytest.param(a, marks=group(a)) for a in BANKS])
+@pytest.mark.parametrize("assignment", [pytest.param(a, marks=IN_THE_BANK_RUN) for a in BANKS])
 def test_no_feedback_page_shows_a_hidden_test(graded, assignment):
     students = graded(assignment)
     hidden = notebook_spec(autograde.notebook_path(REPO.source, assignment)).hidden_lines
@@ -192,7 +196,7 @@ def test_no_feedback_page_shows_a_hidden_test(graded, assignment):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", [pytest.param(a, marks=group(a)) for a in BANKS])
+@pytest.mark.parametrize("assignment", [pytest.param(a, marks=IN_THE_BANK_RUN) for a in BANKS])
 def test_other_correct_ways_get_full_marks(graded, assignment):
     scores = graded(assignment)
     alternatives = [s for s in scores if s.startswith("right")]
@@ -202,7 +206,7 @@ def test_other_correct_ways_get_full_marks(graded, assignment):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", [pytest.param(a, marks=group(a)) for a in BANKS])
+@pytest.mark.parametrize("assignment", [pytest.param(a, marks=IN_THE_BANK_RUN) for a in BANKS])
 def test_untouched_release_gets_zero(graded, assignment):
     scores = graded(assignment)["release"]
     assert scores and all(v == 0 for v in scores.values()), scores
@@ -219,7 +223,7 @@ def test_wrong_answer_loses_its_exercise(graded, assignment, exercise, label, k)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment, k", [pytest.param(a, k, marks=group(a), id=f"{a}-wrong{k}")
+@pytest.mark.parametrize("assignment, k", [pytest.param(a, k, marks=IN_THE_BANK_RUN, id=f"{a}-wrong{k}")
                                            for a in BANKS for k in range(len(wrong_picks(a)))])
 def test_wrong_answers_lose_exactly_their_exercises(graded, assignment, k):
     picks = wrong_picks(assignment)[k]
@@ -229,7 +233,7 @@ def test_wrong_answers_lose_exactly_their_exercises(graded, assignment, k):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", [pytest.param(a, marks=group(a)) for a in CALLEES])
+@pytest.mark.parametrize("assignment", [pytest.param(a, marks=IN_THE_BANK_RUN) for a in CALLEES])
 def test_a_wrong_callee_is_blamed_and_costs_only_its_own_points(graded, assignment):
     callee, caller, _ = CALLEES[assignment]
     lost = lost_points(graded(assignment)["callee_wrong"], assignment)
