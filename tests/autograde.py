@@ -1,6 +1,6 @@
 """The two grading engines as the tests and benchmarks drive them, with per-test-cell scores.
 
-* ``grade_with_course_grader``: ``./course grade`` (``python -m course_tools grade``), the command
+* ``grade_assignments_with_course_grader``: ``./course grade`` (``python -m course_tools grade``), the command
   instructors run, in its sandbox. The answer-bank round trips go through it.
 * ``grade``: stock ``nbgrader autograde`` with the course's settings in a scratch course folder,
   for the test that both engines agree and for the throughput benchmark.
@@ -81,17 +81,12 @@ def write_submissions(assignment: str, submissions: dict, folder: Path, nested: 
             nbformat.write(notebook, target)
 
 
-def grade_with_course_grader(assignment: str, submissions: dict, workdir: Path, jobs: int = 2,
-                             timeout: float = 3600) -> dict[str, dict[str, float]]:
-    """Grade with ``python -m course_tools grade`` into ``workdir/out``; sandboxed when bubblewrap
-    works here, else with ``--no-sandbox`` (the course's own answer banks are trusted code)."""
-    return grade_assignments_with_course_grader({assignment: submissions}, workdir, jobs, timeout)[assignment]
-
-
 def grade_assignments_with_course_grader(submissions: dict[str, dict], workdir: Path, jobs: int = 2,
                                          timeout: float = 3600) -> dict[str, dict[str, dict[str, float]]]:
-    """Several assignments in one run (assignment -> student -> notebook): assignment -> student ->
-    {test grade_id: score}."""
+    """Grade with ``python -m course_tools grade`` into ``workdir/out``, one or several assignments in
+    one run (assignment -> student -> notebook): assignment -> student -> {test grade_id: score}.
+    Sandboxed when bubblewrap works here, else with ``--no-sandbox`` (the course's own answer banks
+    are trusted code)."""
     from course_tools.grading.sandbox import bwrap_problem
 
     workdir = Path(workdir)
