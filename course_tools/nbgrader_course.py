@@ -18,13 +18,10 @@ class NbgraderFailed(RuntimeError):
     """nbgrader could not do what it was asked; the message holds its log."""
 
 
-def scratch_course(assignment: str, source: Path, course: Path, config: Path = REPO.nbgrader_config,
-                   keep: bool = False) -> Path:
+def scratch_course(assignment: str, source: Path, course: Path, config: Path = REPO.nbgrader_config) -> Path:
     """``course/`` set up as an nbgrader course holding one assignment of ``source`` and the
-    course's settings; returns it. Made afresh, unless ``keep``: then the assignment joins the
-    course already there."""
-    if not keep:
-        shutil.rmtree(course, ignore_errors=True)
+    course's settings; returns it."""
+    shutil.rmtree(course, ignore_errors=True)
     shutil.copytree(Path(source) / assignment, course / "source" / assignment,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     shutil.copy(config, course / "nbgrader_config.py")

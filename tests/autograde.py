@@ -2,8 +2,8 @@
 
 * ``grade_assignments_with_course_grader``: ``./course grade`` (``python -m course_tools grade``), the command
   instructors run, in its sandbox. The answer-bank round trips go through it.
-* ``grade`` and ``grade_assignments``: stock ``nbgrader autograde`` with the course's settings in a
-  scratch course folder, for the test that both engines agree and for the throughput benchmark.
+* ``grade``: stock ``nbgrader autograde`` with the course's settings in a scratch course folder,
+  for the test that both engines agree and for the throughput benchmark.
 
 Both return ``{student: {test grade_id: score}}`` read from nbgrader's gradebook.
 """
@@ -103,26 +103,16 @@ def grade_assignments_with_course_grader(submissions: dict[str, dict], workdir: 
 
 def grade(assignment: str, submissions: dict[str, nbformat.NotebookNode | Path | bytes],
           workdir: Path, timeout: float = 3600) -> dict[str, dict[str, float]]:
-    """Autograde each submission (student id -> notebook, path or raw bytes) with stock nbgrader.
+    """Autograde each submission (student id -> notebook, path or raw bytes).
 
     Returns student -> {test grade_id: score}. Submissions that nbgrader could not grade at all
     are missing from the result; the caller decides what that means.
     """
-    return grade_assignments({assignment: submissions}, workdir, timeout)[assignment]
-
-
-def grade_assignments(submissions: dict[str, dict], workdir: Path, timeout: float = 3600) -> dict[str, dict]:
-    """``grade`` for several assignments (assignment -> student -> notebook) in one course folder and
-    one ``nbgrader autograde`` run, as an instructor grades a term: assignment -> student -> scores."""
-    course = Path(workdir)
-    for k, assignment in enumerate(submissions):
-        nbgrader_course.scratch_course(assignment, REPO.source, course, keep=k > 0)
-    for assignment, notebooks in submissions.items():
-        nbgrader_course.generate_assignment(course, assignment, f"sqlite:///{course / 'gradebook.db'}")
-        write_submissions(assignment, notebooks, course / "submitted", nested=True)
-    which = next(iter(submissions)) if len(submissions) == 1 else "*"
-    nbgrader_course.run(course, "autograde", which, "--create", "--force", timeout=timeout, check=False)
-    return {assignment: read_scores(course / "gradebook.db", assignment) for assignment in submissions}
+    course = nbgrader_course.scratch_course(assignment, REPO.source, Path(workdir))
+    nbgrader_course.generate_assignment(course, assignment, f"sqlite:///{course / 'gradebook.db'}")
+    write_submissions(assignment, submissions, course / "submitted", nested=True)
+    nbgrader_course.run(course, "autograde", assignment, "--create", "--force", timeout=timeout, check=False)
+    return read_scores(course / "gradebook.db", assignment)
 
 
 def read_scores(gradebook_db: Path, assignment: str) -> dict[str, dict[str, float]]:

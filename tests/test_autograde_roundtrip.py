@@ -19,15 +19,13 @@ For every assignment that has an answer bank in tests/answers/<id>.py:
   and ``validate --invert`` check, which is why the suite does not run those as well).
 Every bank's submissions are graded in one run of ``./course grade`` over a course folder holding
 all the assignments, as an instructor grades a term's ``submitted/`` (one xdist worker holds it; a
-run per assignment paid the grader's start, its cluster's and its zygote's nine times). Stock
-nbgrader grades every assignment's sample in one ``nbgrader autograde`` run too, started beside it
-on the same worker (nine runs paid nbgrader's start nine times); the stock checks compare its
-scores with those these tests prove the course grader gives, not with that run's.
+run per assignment paid the grader's start, its cluster's and its zygote's nine times). The stock
+checks compare with the scores these tests prove the course grader gives, so they need not wait
+for that run and are spread over the workers.
 """
 import ast
 import csv
 import html
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -118,7 +116,6 @@ CALLEES = {"02_autograd": ("sgd_step_", "fit_line_sgd", "not_zeroing"),
 
 
 _run = {}   # "out" (its --out folder), and "scores" or "failed" (what went wrong, for every later test)
-_stock = {}  # "run": the stock nbgrader run (a Future), started beside the course grader's
 
 
 @pytest.fixture
@@ -127,12 +124,11 @@ def graded(request, tmp_path_factory):
     assignment a selected test reads (``-k 03_regression`` grades that bank only)."""
     def scores_for(assignment):
         if not _run:
-            start_the_stock_run(request.session, tmp_path_factory)   # beside this one, on this worker
             workdir = tmp_path_factory.mktemp("grade-banks")
             _run["out"] = workdir / "out"
             try:
                 _run["scores"] = autograde.grade_assignments_with_course_grader(
-                    {a: submissions(a) for a in selected_assignments(request.session, "graded")}, workdir)
+                    {a: submissions(a) for a in selected_assignments(request.session)}, workdir)
             except Exception as error:   # run once: each of the 540 tests would start it again
                 _run["failed"] = f"the grading run of the banks failed: {error}"
                 raise
@@ -142,37 +138,10 @@ def graded(request, tmp_path_factory):
     return scores_for
 
 
-def stock_sample(assignment):
-    return {s: n for s, n in submissions(assignment).items() if s in ("solution", "release", "wrong0")}
-
-
-def start_the_stock_run(session, tmp_path_factory):
-    """Stock ``nbgrader autograde`` of every selected assignment's sample, in one run (one start of
-    nbgrader, as an instructor grades a term), in a thread: its kernels run while the course
-    grader's run does."""
-    wanted = selected_assignments(session, "stock_graded")
-    if "run" not in _stock and wanted:
-        samples = {a: stock_sample(a) for a in wanted}
-        workdir = tmp_path_factory.mktemp("stock-nbgrader")
-        _stock["run"] = ThreadPoolExecutor(1).submit(autograde.grade_assignments, samples, workdir)
-
-
-@pytest.fixture
-def stock_graded(request, tmp_path_factory):
-    """Stock nbgrader's scores of one assignment's sample (solution, release, wrong0)."""
-    def scores_for(assignment):
-        start_the_stock_run(request.session, tmp_path_factory)
-        try:
-            return _stock["run"].result()[assignment]
-        except Exception as error:
-            pytest.fail(f"the stock nbgrader run failed: {error}", pytrace=False)
-    return scores_for
-
-
-def selected_assignments(session, fixture: str) -> list[str]:
-    """The assignments of the selected tests that use ``fixture`` (a grading run), in the banks' order."""
+def selected_assignments(session) -> list[str]:
+    """The assignments of the selected tests that read the grading run, in the banks' order."""
     wanted = {item.callspec.params["assignment"] for item in session.items
-              if fixture in getattr(item, "fixturenames", ()) and hasattr(item, "callspec")}
+              if "graded" in getattr(item, "fixturenames", ()) and hasattr(item, "callspec")}
     return [a for a in BANKS if a in wanted]
 
 
@@ -274,8 +243,8 @@ def test_a_wrong_callee_is_blamed_and_costs_only_its_own_points(graded, assignme
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", [pytest.param(a, marks=IN_THE_BANK_RUN) for a in BANKS])
-def test_stock_nbgrader_gives_the_same_scores(stock_graded, assignment):
+@pytest.mark.parametrize("assignment", list(BANKS))
+def test_stock_nbgrader_gives_the_same_scores(assignment, tmp_path):
     """Instructors who grade with ``nbgrader autograde`` or the formgrader get the same grades.
 
     In stock nbgrader's own kernels (started by exec, not forked from the course grader's zygote) every
@@ -283,9 +252,9 @@ def test_stock_nbgrader_gives_the_same_scores(stock_graded, assignment):
     validate`` on the source and ``nbgrader validate --invert`` on the release would report, from the
     same test cells run the same way (and nbmake runs each source notebook top to bottom besides).
     Compared with the scores the tests above prove the course grader gives (full marks, zero, and the
-    wrong exercises' points lost), so it reads none of that run's results."""
-    sample = stock_sample(assignment)
-    stock = stock_graded(assignment)
+    wrong exercises' points lost), so this test needs not wait for that run."""
+    sample = {s: n for s, n in submissions(assignment).items() if s in ("solution", "release", "wrong0")}
+    stock = autograde.grade(assignment, sample, tmp_path)
     maximum = autograde.max_scores(assignment)
     assert set(stock) == set(sample), f"stock nbgrader did not grade {set(sample) - set(stock)}"
     assert stock["solution"] == maximum, "stock nbgrader fails a test of the solutions"
