@@ -37,8 +37,8 @@ from .notebook_rules import PROTECTED_BLOCK, grade_id, without_protected_blocks
 
 # The commands of ./course a student runs, and the tooling modules behind them (no release, no grading).
 STUDENT_COMMANDS = ("lab", "setup", "data", "visdom")
-STUDENT_TOOLS = ("__init__.py", "__main__.py", "cli.py", "files.py", "kernel_metadata.py", "lab.py", "layout.py",
-                 "mnist_data.py", "visdom_assets.py", "workspace.py")
+STUDENT_TOOLS = ("__init__.py", "__main__.py", "cli.py", "files.py", "installer.py", "kernel_metadata.py", "lab.py",
+                 "layout.py", "mnist_data.py", "visdom_assets.py", "workspace.py")
 MARKER = ".students-edition"  # marks a folder this command wrote, so --force replaces only such a folder
 MIN_LINE = 10  # shorter lines (``return x``, ``)``, ``x = 0``) say nothing about an answer
 

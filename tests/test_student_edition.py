@@ -39,8 +39,11 @@ def test_it_holds_what_a_student_needs(out):
         assert f"notebooks/{assignment}.ipynb" in files
     for module in ("checks", "data", "paths", "live", "mnist"):
         assert f"torchcourse/{module}.py" in files
-    for tool in ("lab", "mnist_data", "visdom_assets", "workspace", "cli"):
+    for tool in ("lab", "mnist_data", "visdom_assets", "workspace", "cli", "installer"):
         assert f"course_tools/{tool}.py" in files
+    # every module the students' ./course runs by name is there (else its set-up would fall back or fail)
+    run_by_name = set(re.findall(r"-m course_tools\.(\w+)", (out / "course").read_text()))
+    assert run_by_name and {f"course_tools/{m}.py" for m in run_by_name} <= files, run_by_name
     assert {"README.md", "course", "pyproject.toml", "constraints.txt", "environment.yml"} <= files
     assert os.access(out / "course", os.X_OK)
 
