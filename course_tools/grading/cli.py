@@ -15,6 +15,7 @@ submissions that are new or changed; a run that was killed resumes where it stop
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from dataclasses import replace
@@ -98,6 +99,10 @@ def main(argv=None) -> int:
     except late.LateError as error:
         print(f"error: --due: {error}", file=sys.stderr)
         return 2
+    # what the imports made (distributed, nbgrader, SQLAlchemy) lives as long as this process: frozen,
+    # the collector's full passes leave it alone (they took 0.57 s of the 5.3 s of CPU of this process
+    # in a run of 14 submissions)
+    gc.freeze()
     try:
         done = grade(args.submissions, args.assignment, out=args.out, db=args.db, jobs=args.jobs,
                      scheduler=args.scheduler, source=args.source, limits=limits, force=args.force,
