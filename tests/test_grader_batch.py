@@ -254,7 +254,8 @@ def _comparable(rows: dict[str, dict]) -> dict:
 @pytest.mark.slow
 def test_rerun_resume_and_parallel_equals_sequential(tmp_path):
     """Grade sequentially and kill the grader halfway: the gradebook holds whole submissions only,
-    and the next run grades exactly the rest. A re-run grades only a changed submission. Grading the same batch in parallel gives the same results."""
+    and the next run grades exactly the rest. A re-run grades only a changed submission. Grading the
+    same batch in parallel gives the same results."""
     if sandbox.bwrap_problem():
         pytest.skip(f"the grader needs bubblewrap: {sandbox.bwrap_problem()}")
     toy.make_source(tmp_path / "source")
@@ -346,3 +347,19 @@ def test_a_task_carries_its_submission_by_value(tmp_path):
     assert Path(got.files["toy"]).read_bytes() == Path(task.files["toy"]).read_bytes()
     assert [Path(p).read_text() for p in got.extra_files] == [Path(p).read_text() for p in task.extra_files]
     assert (got.student, got.content_hash, got.flags, got.notes) == (task.student, task.content_hash, task.flags, task.notes)
+
+
+@pytest.mark.slow
+def test_a_local_worker_starts_with_the_graders_imports_frozen_and_its_collector_on():
+    """The local workers are forked from a server that imported the grader once (``worker_imports``):
+    what it made is frozen there, so a worker's full collections walk only the worker's own objects."""
+    import gc
+    import multiprocessing
+
+    from course_tools.grading import orchestrate
+
+    orchestrate.start_forkserver()
+    with multiprocessing.get_context("forkserver").Pool(1) as pool:
+        frozen, collecting = pool.apply(gc.get_freeze_count), pool.apply(gc.isenabled)
+    assert collecting, "the forkserver collects nothing while it imports: its workers must"
+    assert frozen > 200_000, f"only {frozen} objects frozen: the grader's imports are not"

@@ -127,7 +127,8 @@ def test_a_forked_kernels_collector_leaves_the_zygotes_objects_alone(lives):
     made in the zygote: they are frozen there, so the kernel's own objects are all it walks."""
     found = run(lives(), "import gc, json, resource\nbefore = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
                          "gc.collect()\nprint(json.dumps(dict(frozen=gc.get_freeze_count(), walked=len(gc.get_objects()),"
-                         " faults=resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)))")
+                         " on=gc.isenabled(), faults=resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)))")
+    assert found["on"], "the zygote collects nothing while it imports: its kernels must"
     assert found["frozen"] > 200_000, found   # torch alone makes more
     assert found["walked"] < found["frozen"] / 4, found
     assert found["faults"] < 2_000, found      # unfrozen: about 23,000 pages copied

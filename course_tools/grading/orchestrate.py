@@ -62,12 +62,9 @@ def start_forkserver() -> None:
     the caller's main module, as multiprocessing does: a script that calls ``api.grade`` does it
     under ``if __name__ == "__main__":``. Started here, the server imports while the caller goes on
     (a second call finds it running)."""
-    # torch too: the workers compare the tensors hidden tests record (the driver itself never needs it);
-    # and nbgrader's preprocessors, which sanitize every submission (1.5 s of CPU to import, else
-    # paid again by each worker)
-    multiprocessing.forkserver.set_forkserver_preload(["distributed", "course_tools.grading.executor",
-                                                       "course_tools.grading.submission", "torch",
-                                                       "nbgrader.preprocessors", "nbgrader.api"])
+    # worker_imports: torch too (the workers compare the tensors hidden tests record; the driver itself
+    # never needs it) and nbgrader's preprocessors, else paid again by each worker
+    multiprocessing.forkserver.set_forkserver_preload(["course_tools.grading.worker_imports"])
     multiprocessing.forkserver.ensure_running()
 
 
