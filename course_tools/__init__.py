@@ -5,9 +5,17 @@ import ``torchcourse`` (the notebooks' helpers); ``torchcourse`` never imports i
 """
 import sys as _sys
 
-# jsonschema (which nbformat imports) imports rfc3987-syntax whenever it is installed (jupyter-events
-# asks for it), and that module builds an Earley parser at import: 1.1 s of the start of every
-# grading process here, twice on the path of a `./course grade` run (the driver, the workers'
-# forkserver). The tools validate only notebooks, whose schema checks no IRI format, so they leave
-# it out; jsonschema then simply does not check that format. Other processes (JupyterLab) are untouched.
+# jsonschema (which nbformat and jupyter-events import) imports rfc3987-syntax whenever it is installed
+# (jupyter-events asks for it), and that module builds Earley parsers at import: 1.1 s of the start of
+# every grading process here, twice on the path of a `./course grade` run (the driver, the workers'
+# forkserver), 1.3 s of JupyterLab's and of each nbgrader command's. No schema of theirs checks an IRI
+# format, so the course's processes, and the ones it starts (``python_main``), leave it out; jsonschema
+# then simply does not check that format.
 _sys.modules.setdefault("rfc3987_syntax", None)
+_LEAVE_OUT_IRI_CHECKER = "import sys; sys.modules.setdefault('rfc3987_syntax', None)"   # the same, in a new process
+
+
+def python_main(module: str) -> list[str]:
+    """The command that runs ``module``'s ``main()`` in this Python, as ``python -m`` would run the
+    package whose ``__main__`` calls it, without jsonschema's IRI checker (above)."""
+    return [_sys.executable, "-c", f"{_LEAVE_OUT_IRI_CHECKER}\nfrom {module} import main\nsys.exit(main())"]

@@ -30,7 +30,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import workspace
+from . import python_main, workspace
 from .layout import REPO, CourseLayout
 
 # nbgrader's instructor tools: a student's lab (here or on the hub) has Validate and the Assignments panel only
@@ -121,7 +121,7 @@ def instructor_tools() -> bool:
 
 def command(extra: list[str], layout: CourseLayout = REPO) -> list[str]:
     """``jupyter lab`` on the course folder, opening on work/."""
-    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={layout.root}",
+    argv = [*python_main("jupyterlab.labapp"), f"--ServerApp.root_dir={layout.root}",
             "--LabApp.default_url=/lab/tree/work"]
     if not os.environ.get("DISPLAY"):
         argv.append("--no-browser")  # headless: open the printed URL in a browser elsewhere

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+from . import python_main
 from .layout import REPO
 from .nbgrader_compat import environment, speed_up_nbgrader
 
@@ -57,12 +57,6 @@ def generate_assignment(course: Path, assignment: str, db_url: str | None = None
 PORT_TAKEN = "Address already in use"
 
 
-# ``python -m nbgrader``, without the IRI format checker that jsonschema would build at import (1.25 s
-# of the 2.1 s an nbgrader command takes to start): as in the course's own processes (course_tools/__init__.py)
-NBGRADER_MAIN = ("import sys; sys.modules.setdefault('rfc3987_syntax', None)\n"
-                 "from nbgrader.apps.nbgraderapp import main\nsys.exit(main())")
-
-
 def run(course: Path, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
     """Stock nbgrader as instructors run it: ``nbgrader ARGS`` in ``course``, in a subprocess."""
     from tenacity import retry, retry_if_result, stop_after_attempt
@@ -70,7 +64,7 @@ def run(course: Path, *args: str, timeout: float = 600, check: bool = True) -> s
     @retry(retry=retry_if_result(lambda done: PORT_TAKEN in done.stdout + done.stderr),
            stop=stop_after_attempt(2), retry_error_callback=lambda state: state.outcome.result())
     def nbgrader() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-c", NBGRADER_MAIN, *args], cwd=course, env=environment(),
+        return subprocess.run([*python_main("nbgrader.apps.nbgraderapp"), *args], cwd=course, env=environment(),
                               capture_output=True, text=True, timeout=timeout)
 
     result = nbgrader()

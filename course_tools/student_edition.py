@@ -194,7 +194,8 @@ def assemble(edition: Path, layout: CourseLayout) -> None:
     (edition / "course_tools").mkdir()
     for name in STUDENT_TOOLS:
         shutil.copy2(layout.root / "course_tools" / name, edition / "course_tools" / name)
-    (edition / "course_tools" / "__init__.py").write_text(TOOLS_DOC)
+    package = edition / "course_tools" / "__init__.py"
+    package.write_text(students_tools_init(package.read_text()))
     shutil.copy2(layout.root / "constraints.txt", edition / "constraints.txt")
     (edition / "course").write_text(students_script((layout.root / "course").read_text()))
     (edition / "course").chmod(0o755)
@@ -304,6 +305,12 @@ DESCRIPTION = "PyTorch from first principles: lecture notebooks and assignments 
 TOOLS_DOC = '''"""The course's set-up, as the students' edition carries it: MNIST and visdom's page provisioned,
 working copies in work/, JupyterLab (``./course lab``, ``python -m course_tools``)."""
 '''
+
+
+def students_tools_init(source: str) -> str:
+    """The package's ``__init__.py`` with the students' docstring: its code (what starts JupyterLab)
+    is the instructors' own."""
+    return TOOLS_DOC + source.split('"""', 2)[2]
 
 README = """# PyTorch from first principles: students' edition
 
