@@ -68,7 +68,7 @@ c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / "
 
 # Each student's JupyterLab, with nbgrader's Assignments panel pointed at the course's exchange (the
 # instructor's: see instructor_server below).
-c.Spawner.cmd = [settings["singleuser"]]
+c.Spawner.cmd = settings["singleuser"]
 c.Spawner.default_url = "/lab"
 c.Spawner.http_timeout = 120  # a first start on a busy two-core machine imports a lot
 c.Spawner.start_timeout = 120
