@@ -12,10 +12,10 @@ import sys as _sys
 # format, so the course's processes, and the ones it starts (``python_main``), leave it out; jsonschema
 # then simply does not check that format.
 _sys.modules.setdefault("rfc3987_syntax", None)
-_LEAVE_OUT_IRI_CHECKER = "import sys; sys.modules.setdefault('rfc3987_syntax', None)"   # the same, in a new process
+LEAVE_OUT_IRI_CHECKER = "import sys; sys.modules.setdefault('rfc3987_syntax', None)"   # the same, in a new process
 
 
 def python_main(module: str) -> list[str]:
     """The command that runs ``module``'s ``main()`` in this Python, as ``python -m`` would run the
     package whose ``__main__`` calls it, without jsonschema's IRI checker (above)."""
-    return [_sys.executable, "-c", f"{_LEAVE_OUT_IRI_CHECKER}\nfrom {module} import main\nsys.exit(main())"]
+    return [_sys.executable, "-c", f"{LEAVE_OUT_IRI_CHECKER}\nfrom {module} import main\nsys.exit(main())"]
