@@ -58,7 +58,8 @@ PORT_TAKEN = "Address already in use"
 
 
 def run(course: Path, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
-    """Stock nbgrader as instructors run it: ``nbgrader ARGS`` in ``course``, in a subprocess."""
+    """Stock nbgrader as instructors run it: ``nbgrader ARGS`` in ``course``, in a subprocess (started
+    as ``python_main`` starts it, without jsonschema's IRI checker)."""
     from tenacity import retry, retry_if_result, stop_after_attempt
 
     @retry(retry=retry_if_result(lambda done: PORT_TAKEN in done.stdout + done.stderr),
