@@ -7,7 +7,7 @@ import sys as _sys
 
 # jsonschema (which nbformat and jupyter-events import) imports rfc3987-syntax whenever it is installed
 # (jupyter-events asks for it), and that module builds Earley parsers at import: 1.1 s of the start of
-# every grading process here, twice on the path of a `./course grade` run (the driver, the workers'
+# each process of these tools that reads notebooks (twice in a grading run: its driver, its workers'
 # forkserver), 1.3 s of JupyterLab's and of each nbgrader command's. No schema of theirs checks an IRI
 # format, so the course's processes, and the ones it starts (``python_main``), leave it out; jsonschema
 # then simply does not check that format.
