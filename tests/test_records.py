@@ -92,6 +92,38 @@ def test_kind_dtype_and_shape_must_be_equal(got):
     assert compare([rec(torch.tensor([1.0, 2.0]))], [rec(got)]) is not None
 
 
+def test_a_numpy_float64_is_the_python_float_it_is():
+    """``np.float64`` subclasses ``float``: a function asked for "a python float" may return one
+    (``(a == b).mean()`` on NumPy arrays) and is judged on its value."""
+    assert compare([rec(0.75)], [rec(np.float64(0.75))]) is None
+    assert compare([rec(0.75)], [rec(np.float64(0.5))]) is not None
+    assert compare([rec(0.75)], [rec(np.float32(0.75))]) is not None   # not a Python float: an array
+
+
+def test_a_layer_kept_under_two_names_is_sent_once():
+    """``self.linear`` and ``self.net = nn.Sequential(self.linear, nn.Sigmoid())`` hold one layer:
+    the model's parameters are those of a plain ``self.linear``, and so is what it sends."""
+    class Twice(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(3, 1)
+            self.net = torch.nn.Sequential(self.linear, torch.nn.Sigmoid())
+
+    class Once(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(3, 1)
+
+    torch.manual_seed(0)
+    twice = Twice()
+    torch.manual_seed(0)
+    assert compare([rec(Once())], [rec(twice)]) is None
+    with torch.no_grad():
+        twice.linear.bias.add_(1.0)
+    assert compare([rec(Once())], [rec(twice)]) is not None
+    assert compare([rec(Once())], [rec(torch.nn.Sequential(torch.nn.Linear(3, 1)))]) is not None   # other names
+
+
 def test_exact_kinds_are_exact():
     assert compare([rec([True, 3, "ReLU"])], [rec([True, 3, "ReLU"])]) is None
     assert compare([rec([True, 3, "ReLU"])], [rec([True, 4, "ReLU"])]) is not None

@@ -55,9 +55,11 @@ def record(value: Any, *, rtol: float = 1e-5, atol: float = 1e-6) -> None:
 def encode(value: Any) -> dict:
     """``value`` as JSON-safe data that ``course_tools.grading.records.decode`` reads back."""
     if isinstance(value, torch.nn.Module):
-        return {"module": encode(dict(value.state_dict()))}
+        return {"module": encode(_own_state(value))}
     if isinstance(value, torch.Tensor):
         return {"tensor": _tensor(value)}
+    if isinstance(value, float) and type(value).__module__ == "numpy":   # NumPy's float64 is a Python float
+        value = float(value)
     if type(value).__module__ == "numpy":
         import numpy as np
 
@@ -78,6 +80,20 @@ def encode(value: Any) -> dict:
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"dict": {k: encode(v) for k, v in value.items()}}
     raise TypeError(f"record() cannot send a {type(value).__name__}")
+
+
+def _own_state(module: torch.nn.Module) -> dict:
+    """The module's state_dict with each tensor once, under the first name it was registered by: a
+    layer kept under two names (``self.linear`` and ``self.net = nn.Sequential(self.linear, ...)``)
+    is one layer, as its parameters() say."""
+    seen, state = set(), {}
+    for key, item in module.state_dict(keep_vars=True).items():
+        if isinstance(item, torch.Tensor):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+        state[key] = item
+    return state
 
 
 def _tensor(t: torch.Tensor) -> dict:
