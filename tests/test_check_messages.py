@@ -3,6 +3,7 @@ torchcourse/checks.py's frames), a passing test cell says so in one line, and gr
 no such line. Also the helpers that make device checks and "with autograd" checkable on any machine,
 and how expect_tensor compares values (allclose's verdict in float64, also for tensors too big to copy whole)."""
 import nbformat
+import numpy as np
 import pytest
 import torch
 from nbclient import NotebookClient
@@ -86,6 +87,50 @@ def test_meta_tensors_with_values_tell_a_result_on_the_device_from_one_built_on_
     cpu = torch.zeros(2)
     checks.on_other_device_with_values(lambda t: cpu.add_(1).to(t.device), labels)
     assert cpu.tolist() == [1.0, 1.0]   # an in-place change of a CPU tensor runs once
+
+def test_run_on_meta_lets_code_read_values_as_on_a_gpu():
+    """A correct answer may read values (``.item()`` in a loop) or use a boolean mask, which the
+    meta device alone cannot run: ``run_on_meta`` gives its tensors values, so such answers get a
+    result on the device as the solutions do, and a result made on the CPU is still caught."""
+    logits, target = torch.randn(4, 5), torch.tensor([0, 4, 2, 1])
+
+    def looped(z, t):   # the mean of -log_softmax(z)[i, t[i]], one row at a time
+        logp, total = torch.log_softmax(z, dim=1), 0
+        for i in range(z.shape[0]):
+            total = total - logp[i, t[i].item()]
+        return total / z.shape[0]
+
+    def masked(p):      # terms where p > 0 only
+        terms = torch.zeros_like(p)
+        terms[p > 0] = p[p > 0].log()
+        return terms.sum(dim=1)
+
+    for fn, args, shape in [(looped, (logits, target), ()), (masked, (torch.rand(3, 4).round(),), (3,))]:
+        out = checks.run_on_meta(fn, *args)
+        assert out is not None and out.device.type == "meta" and out.shape == shape
+    with pytest.raises(checks.CheckFailed, match="the result is on cpu"):
+        checks.run_on_meta(lambda z, t: torch.tensor(float(sum(z[i, k].item() for i, k in enumerate(t.tolist())))),
+                           logits, target)
+    with pytest.raises(checks.CheckFailed, match="mixed devices"):
+        checks.run_on_meta(lambda z: z - torch.ones(5), logits)
+    with pytest.raises(checks.CheckFailed, match="cpu\\(\\).numpy"):   # as on a GPU: its tensors are not NumPy's
+        checks.run_on_meta(lambda z: z.numpy(), logits)
+    assert checks.run_on_meta(lambda z: z.view(7), logits) is None   # another error: counted as ran, as before
+
+
+def test_numpy_of_a_tensor_on_another_device_fails_as_on_a_gpu():
+    """``predict`` must copy its output to the CPU before ``.numpy()``: on a GPU, ``.numpy()`` alone
+    fails, and so it does on the meta device, with words that say what to do."""
+    model = torch.nn.Linear(2, 1).to(checks.META)
+
+    def moved(m, x):
+        return m(x.to(next(m.parameters()).device)).detach()
+
+    assert checks.on_other_device(lambda m, x: moved(m, x).cpu().numpy(), model, torch.randn(3, 2)) is None
+    for convert in (lambda t: t.numpy(), lambda t: np.asarray(t)):
+        with pytest.raises(checks.CheckFailed, match=r"called \.numpy\(\).*\.cpu\(\)\.numpy\(\)"):
+            checks.on_other_device(lambda m, x: convert(moved(m, x)), model, torch.randn(3, 2), name="predict")
+
 
 def test_backward_watch_tells_autograd_from_a_closed_form():
     x = torch.linspace(-2, 2, 5)

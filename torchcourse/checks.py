@@ -261,9 +261,18 @@ def _moves_to_cpu(func, args, kwargs) -> bool:
     return any(str(t) == "cpu" or (isinstance(t, torch.device) and t.type == "cpu") for t in targets)
 
 
+def _no_numpy_of_device_tensors(func, args) -> None:
+    """``.numpy()`` of a tensor on a GPU fails (only CPU tensors share memory with NumPy): so does
+    one on the meta device, which stands in for it."""
+    if func is torch.Tensor.numpy and args and _is_meta(args[0]):
+        raise TypeError("can't convert meta device type tensor to numpy. Use Tensor.cpu() to copy the "
+                        "tensor to host memory first.")
+
+
 class _StopAtValues(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        _no_numpy_of_device_tensors(func, args)
         if args and _is_meta(args[0]) and (func in _TO_HOST or _moves_to_cpu(func, args, kwargs)):
             raise _ValuesNeeded()
         return func(*args, **kwargs)
@@ -292,11 +301,20 @@ def on_other_device(fn, *args, name: str = "the function", hint: str | None = No
     except (RuntimeError, NotImplementedError, TypeError, ValueError) as error:
         if not _mixed_devices(error):
             return None
-        first_line = str(error).strip().splitlines()[0][:200].rstrip(".!")
-        raise CheckFailed(_with_hint(
-            f"{name} mixed devices for inputs on another device (PyTorch's meta device stands in for "
-            f"a GPU here): {first_line}. Create new tensors on the input's device "
-            "(a device= argument, torch.zeros_like and its kin, ...) or move them there.", hint)) from None
+        raise _mixed_devices_failure(error, name, hint) from None
+
+
+def _mixed_devices_failure(error: BaseException, name: str, hint: str | None) -> CheckFailed:
+    first_line = str(error).strip().splitlines()[0][:200].rstrip(".!")
+    if "to numpy" in first_line:
+        return CheckFailed(_with_hint(
+            f"{name} called .numpy() on a tensor on another device (PyTorch's meta device stands in for "
+            "a GPU here), which fails on a GPU: only CPU tensors convert. Copy it to the CPU first: "
+            ".cpu().numpy().", hint))
+    return CheckFailed(_with_hint(
+        f"{name} mixed devices for inputs on another device (PyTorch's meta device stands in for "
+        f"a GPU here): {first_line}. Create new tensors on the input's device "
+        "(a device= argument, torch.zeros_like and its kin, ...) or move them there.", hint))
 
 
 def _names_meta(value) -> bool:
@@ -347,9 +365,7 @@ class _MetaWithValues(TorchFunctionMode):
         kwargs = kwargs or {}
         if func is torch.Tensor.__iter__ and _is_meta(args[0]):
             return iter(self.__torch_function__(torch.Tensor.unbind, types, (args[0], 0)))
-        if func is torch.Tensor.numpy and _is_meta(args[0]):
-            raise TypeError("can't convert meta device type tensor to numpy. Use Tensor.cpu() to copy "
-                            "the tensor to host memory first.")
+        _no_numpy_of_device_tensors(func, args)
         if args and _is_meta(args[0]) and (func in _TO_HOST or _moves_to_cpu(func, args, kwargs)):
             out = func(*tree_map(self._on_cpu, args), **tree_map(self._on_cpu, kwargs))
             # a copy, as from a GPU: changing it must not change the device's values
@@ -388,45 +404,51 @@ def on_other_device_with_values(fn, *args, name: str = "the function", hint: str
     """
     from torch.utils._pytree import tree_flatten, tree_map
 
-    mode = _MetaWithValues()
-    inputs = []
-
-    def to_meta(value):
-        if not isinstance(value, torch.Tensor):
-            return value
-        on_meta = value.to(META)
-        mode.twins[on_meta] = value.clone()
-        inputs.append(on_meta)
-        return on_meta
-
-    meta_args = [to_meta(a) for a in args]
-    meta_kwargs = {k: to_meta(v) for k, v in kwargs.items()}
     try:
-        with mode:
-            out = fn(*meta_args, **meta_kwargs)
+        out, mode = _run_with_values(fn, args, kwargs, name, hint)
     except _ValuesNeeded:
         return None, None
-    except (RuntimeError, NotImplementedError, TypeError, ValueError) as error:
-        if not _mixed_devices(error):
-            raise
-        first_line = str(error).strip().splitlines()[0][:200].rstrip(".!")
-        raise CheckFailed(_with_hint(
-            f"{name} mixed devices for inputs on another device (PyTorch's meta device stands in for "
-            f"a GPU here): {first_line}. Create new tensors on the input's device "
-            "(a device= argument, torch.zeros_like and its kin, ...) or move them there.", hint)) from None
     tensors = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
     for value in tensors:
-        if value.device.type != "meta":
-            raise CheckFailed(_with_hint(
-                f"{name}: for inputs on another device (a GPU), the result is on {value.device}. "
-                "Create new tensors on the input's device (a device= argument, torch.zeros_like and its kin, ...).",
-                hint))
+        _expect_on_meta(value, name, hint)
     device = str(tensors[0].device) if tensors else None
     try:
         values = tree_map(lambda t: mode._on_cpu(t).clone() if _is_meta(t) else t, out)
     except _ValuesNeeded:
         return None, None
     return device, values
+
+
+def _run_with_values(fn, args, kwargs, name: str, hint: str | None):
+    """``fn`` on meta copies (with values) of its tensor arguments: ``(its result, the mode that holds
+    the values)``. Raises CheckFailed when ``fn`` mixed devices, ``_ValuesNeeded`` when it read a meta
+    tensor made outside it, and any other error of ``fn`` as it is."""
+    mode = _MetaWithValues()
+
+    def to_meta(value):
+        if not isinstance(value, torch.Tensor):
+            return value
+        on_meta = value.to(META)
+        mode.twins[on_meta] = value.clone()
+        return on_meta
+
+    meta_args = [to_meta(a) for a in args]
+    meta_kwargs = {k: to_meta(v) for k, v in kwargs.items()}
+    try:
+        with mode:
+            return fn(*meta_args, **meta_kwargs), mode
+    except (RuntimeError, NotImplementedError, TypeError, ValueError) as error:
+        if not _mixed_devices(error):
+            raise
+        raise _mixed_devices_failure(error, name, hint) from None
+
+
+def _expect_on_meta(value: torch.Tensor, name: str, hint: str | None) -> None:
+    if value.device.type != "meta":
+        raise CheckFailed(_with_hint(
+            f"{name}: for inputs on another device (a GPU), the result is on {value.device}. "
+            "Create new tensors on the input's device (a device= argument, torch.zeros_like and its kin, ...).",
+            hint))
 
 
 # --- checking what ran -------------------------------------------------------------------------
@@ -475,18 +497,22 @@ class Refused(TorchFunctionMode):
 
 
 def run_on_meta(fn, *args, name: str = "the result", hint: str | None = None, **kwargs):
-    """``on_other_device`` with every tensor argument moved to the meta device for you, and a result
-    that must stay there: a result on the CPU means ``fn`` made it on the CPU instead of on its
-    input's device. Returns the result, or ``None`` when ``fn`` needed the values themselves."""
-    def to_meta(value):
-        return value.to(META) if isinstance(value, torch.Tensor) else value
+    """Call ``fn`` with every tensor argument moved to the meta device for you, with a result that
+    must stay there: a result on the CPU means ``fn`` made it on the CPU instead of on its input's
+    device. The meta tensors have values, as a GPU's do (``on_other_device_with_values``), so code
+    that reads them (``.item()`` in a loop, a boolean mask) runs as it would on a GPU.
 
-    out = on_other_device(fn, *map(to_meta, args), name=name, hint=hint,
-                          **{k: to_meta(v) for k, v in kwargs.items()})
+    Returns the result (on the meta device: its shape and dtype, no values), or ``None`` when ``fn``
+    failed for another reason than mixing devices (an operation the meta device does not support),
+    which counts as "ran", as in ``on_other_device``. Raises CheckFailed when ``fn`` mixed devices
+    or returned a tensor on the CPU."""
+    try:
+        out, _ = _run_with_values(fn, args, kwargs, name, hint)
+    except _ValuesNeeded:   # a meta tensor made outside fn (a model moved to meta) was read
+        return None
+    except (RuntimeError, NotImplementedError, TypeError, ValueError):
+        return None
     for value in out if isinstance(out, (tuple, list)) else (out,):
-        if isinstance(value, torch.Tensor) and value.device.type != "meta":
-            raise CheckFailed(_with_hint(
-                f"{name}: for inputs on another device (a GPU), the result is on {value.device}. "
-                "Create new tensors on the input's device (a device= argument, torch.zeros_like and its kin, ...).",
-                hint))
+        if isinstance(value, torch.Tensor):
+            _expect_on_meta(value, name, hint)
     return out
