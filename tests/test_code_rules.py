@@ -50,7 +50,8 @@ BREAKS_A_RULE = {
     "03_regression": {"fit_by_hand": {"uses_optim_sgd", "uses_nn_linear_and_mseloss", "imported_mse_loss",
                                       "gradient_by_formula", "optim_through_importlib"},
                       "predict": {"input_not_moved"}},
-    "04_logistic_bce": {"sigmoid": {"builtin_torch_sigmoid", "builtin_with_torch_function_disabled"}},
+    "04_logistic_bce": {"sigmoid": {"builtin_torch_sigmoid", "builtin_with_torch_function_disabled",
+                                    "softmax_of_z_and_zero"}},
     "05_mnist_gpu": {"batches": {"cpu_permutation_for_device_data"}},
     "06_softmax_ce": {"softmax": {"builtin_under_an_alias", "builtin_with_torch_function_disabled",
                                   "scipy_inside_an_autograd_function"},
@@ -339,6 +340,13 @@ def sigmoid(z):
     "module": '''def sigmoid(z):
     return nn.Sigmoid()(z)
 ''',
+    "softmax_of_z_and_zero": '''def sigmoid(z):
+    pair = torch.stack([z, torch.zeros_like(z)])
+    return torch.softmax(pair, dim=0)[0]
+''',
+    "softmin_of_minus_z_and_zero": '''def sigmoid(z):
+    return F.softmin(torch.stack([-z, torch.zeros_like(z)], dim=-1), dim=-1)[..., 0]
+''',
 }
 
 
@@ -501,6 +509,136 @@ def fit_by_hand(x, y, lr=0.1, steps=1000):
     return layer.weight.item(), layer.bias.item()
 '''):
         assert broken("03_regression", {"fit_by_hand": answer}) == {"fit_by_hand"}
+
+
+_BY_HAND_LOOP = """
+    for _ in range(steps):
+        loss = ((w * x + b - y) ** 2).mean()
+        loss.backward()
+        with torch.no_grad():
+            w -= lr * w.grad
+            b -= lr * b.grad
+            w.grad = None
+            b.grad = None
+    return w.item(), b.item()
+"""
+
+
+@pytest.mark.core
+def test_fit_by_hand_may_make_its_parameters_with_nn_parameter_or_nn_init():
+    """The rule's exemptions (``nn.Parameter``, ``nn.init``) hold however the path is written; the
+    module they are read from is no use of torch.nn on its own, but every other way to it still is."""
+    head = "def fit_by_hand(x, y, lr=0.1, steps=1000):\n"
+    for made in ("    w = nn.Parameter(torch.zeros(1, device=x.device))\n    b = nn.Parameter(torch.zeros(1))\n",
+                 "    w = torch.nn.Parameter(torch.zeros(1))\n    b = torch.nn.parameter.Parameter(torch.zeros(1))\n",
+                 "    w = torch.empty(1, requires_grad=True)\n    nn.init.zeros_(w)\n"
+                 "    b = torch.zeros(1, requires_grad=True)\n"):
+        assert broken("03_regression", {"fit_by_hand": head + made + _BY_HAND_LOOP}) == set(), made
+    params = "    w = nn.Parameter(torch.zeros(1))\n    b = nn.Parameter(torch.zeros(1))\n"
+    for sneaked in ("    nn.Linear(1, 1)\n", "    m = nn\n    m.MSELoss()\n", "    nn.functional.mse_loss(x, y)\n"):
+        assert broken("03_regression", {"fit_by_hand": head + params + sneaked + _BY_HAND_LOOP}) == {"fit_by_hand"}
+    helper = "def make(module):\n    return module.Linear(1, 1)\n\n"
+    assert broken("03_regression", {"fit_by_hand": helper + head + "    make(nn)\n" + params + _BY_HAND_LOOP}) \
+        == {"fit_by_hand"}
+
+
+@pytest.mark.core
+def test_a_gradient_cleared_to_zeros_between_rows_is_still_autograds():
+    """Zeroing ``.grad`` before the next ``backward`` (``torch.zeros_like``, ``fill_(0)``) writes no numbers of
+    its own; any other write into ``.grad`` does, and then reading ``.grad`` proves nothing."""
+    assert broken("02_autograd", {"softmax_jacobian": '''def softmax_jacobian(a):
+    leaf = a.detach().clone().requires_grad_(True)
+    s = torch.softmax(leaf, dim=0)
+    rows = []
+    for i in range(s.shape[0]):
+        leaf.grad = torch.zeros_like(leaf)
+        s[i].backward(retain_graph=True)
+        rows.append(leaf.grad.clone())
+    return torch.stack(rows)
+'''}) == set()
+    assert broken("02_autograd", {"softmax_jacobian": '''def softmax_jacobian(a):
+    leaf = a.detach().clone().requires_grad_(True)
+    s = torch.softmax(leaf, dim=0)
+    n = s.shape[0]
+    J = torch.empty(n, n, dtype=a.dtype, device=a.device)
+    for i in range(n):
+        s[i].backward(retain_graph=True)
+        J[i] = leaf.grad
+        leaf.grad.fill_(0.0)
+    return J
+'''}) == set()
+    assert broken("02_autograd", {"softmax_jacobian": '''def softmax_jacobian(a):
+    leaf = a.detach().clone().requires_grad_(True)
+    s = torch.softmax(leaf, dim=0)
+    torch.autograd.grad(s.sum(), leaf)
+    leaf.grad = torch.zeros_like(leaf)
+    leaf.grad.add_(torch.diag(s) - torch.outer(s, s))
+    return leaf.grad
+'''}) == {"softmax_jacobian"}
+    assert broken("02_autograd", {"softmax_jacobian": '''def softmax_jacobian(a):
+    leaf = a.detach().clone().requires_grad_(True)
+    s = torch.softmax(leaf, dim=0)
+    torch.autograd.grad(s.sum(), leaf)
+    J = torch.diag(s) - torch.outer(s, s)
+    leaf.grad = J.detach()
+    return leaf.grad
+'''}) == {"softmax_jacobian"}
+    assert broken("02_autograd", {"softmax_jacobian": '''def zeros_like(t):
+    s = torch.softmax(t, dim=0)
+    return (torch.diag(s) - torch.outer(s, s)).detach()
+
+def softmax_jacobian(a):
+    leaf = a.detach().clone().requires_grad_(True)
+    torch.autograd.grad(torch.softmax(leaf, 0).sum(), leaf)
+    leaf.grad = zeros_like(leaf)
+    return leaf.grad
+'''}) == {"softmax_jacobian"}
+    assert broken("02_autograd", {"softmax_jacobian": '''def softmax_jacobian(a):
+    leaf = a.detach().clone().requires_grad_(True)
+    s = torch.softmax(leaf, dim=0)
+    s.sum().backward()
+    leaf.grad.fill_(1.0)
+    return leaf.grad * (torch.diag(s) - torch.outer(s, s))
+'''}) == {"softmax_jacobian"}
+
+
+@pytest.mark.core
+def test_autograd_in_a_function_defined_inside_the_exercise_counts():
+    """A helper defined inside the exercise and called there is read like a module-level one."""
+    assert broken("02_autograd", {"sigmoid_grad": '''def sigmoid_grad(x):
+    def derivative(v):
+        v = v.detach().clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(torch.sigmoid(v).sum(), v)
+        return g
+    return derivative(x)
+'''}) == set()
+    assert broken("02_autograd", {"sigmoid_grad": '''def sigmoid_grad(x):
+    def derivative(v):
+        s = torch.sigmoid(v)
+        return s * (1 - s)
+    leaf = x.detach().requires_grad_(True)
+    torch.autograd.grad(torch.sigmoid(leaf).sum(), leaf)
+    return derivative(x)
+'''}) == {"sigmoid_grad"}
+    assert broken("02_autograd", {"sigmoid_grad": '''def sigmoid_grad(x):
+    def derivative(v):
+        v = v.detach().clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(torch.sigmoid(v).sum(), v)
+        return g
+    derivative(x)
+    derivative = lambda v: torch.sigmoid(v) * (1 - torch.sigmoid(v))
+    return derivative(x)
+'''}) == {"sigmoid_grad"}
+    assert broken("02_autograd", {"sigmoid_grad": '''def sigmoid_grad(x):
+    def derivative(v):
+        v = v.detach().clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(torch.sigmoid(v).sum(), v)
+        return g
+    derivative(x)
+    def derivative(v):
+        return torch.sigmoid(v) * (1 - torch.sigmoid(v))
+    return derivative(x)
+'''}) == {"sigmoid_grad"}
 
 
 @pytest.mark.core

@@ -71,6 +71,14 @@ class Derivation:
                     return True
         return False
 
+    def nested_derives(self, func: ast.AST) -> bool:
+        """A function defined inside the one being read, called there (``def derivative(v): ...``)."""
+        key = id(func)
+        if key not in self.memo:
+            self.memo[key] = False
+            self.memo[key] = self.function_derives(func)[0]
+        return self.memo[key]
+
 
 class _Flow:
     def __init__(self, derivation: Derivation, func: ast.AST):
@@ -78,7 +86,8 @@ class _Flow:
         self.derived: set[str] = set()
         self.returns: list[ast.Return] = []
         self.derived_at: dict[int, dict[int, bool]] = {}
-        self.grad_forged = _grad_forged(func)
+        self.nested: dict[str, ast.AST] = {}   # functions defined in this one, by the name they are bound to
+        self.grad_forged = _grad_forged(func, self.program)
 
     def run(self) -> None:
         body = self.func.body if isinstance(self.func.body, list) else [ast.Return(self.func.body, lineno=self.func.lineno)]
@@ -92,7 +101,11 @@ class _Flow:
             self._stmt(stmt, strong)
 
     def _stmt(self, stmt: ast.stmt, strong: bool) -> None:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.nested[stmt.name] = stmt
+            self.derived.discard(stmt.name)
+            return
+        if isinstance(stmt, ast.ClassDef):
             return
         if isinstance(stmt, ast.Return):
             if stmt.value is not None and not (isinstance(stmt.value, ast.Constant) and stmt.value.value is None):
@@ -144,6 +157,7 @@ class _Flow:
 
     def _assign(self, target: ast.AST, derived: bool, strong: bool) -> None:
         if isinstance(target, ast.Name):
+            self.nested.pop(target.id, None)   # rebound: no longer the function defined here
             if derived:
                 self.derived.add(target.id)
             elif strong:
@@ -186,6 +200,9 @@ class _Flow:
                     return True
                 if resolved and resolved[0] == "global" and self.derivation.global_derives(resolved[1]):
                     return True
+                if resolved and resolved[0] == "local" and isinstance(node.func, ast.Name) \
+                        and node.func.id in self.nested and self.derivation.nested_derives(self.nested[node.func.id]):
+                    return True
         return False
 
 
@@ -198,24 +215,43 @@ def _root_name(node: ast.AST) -> str | None:
 IN_PLACE_FINE = {"zero_", "detach_", "requires_grad_", "retain_grad"}
 
 
-def _grad_forged(func: ast.AST) -> bool:
+def _grad_forged(func: ast.AST, program) -> bool:
     """Whether the function writes its own numbers into a ``.grad``: then reading ``.grad`` proves
-    nothing about autograd."""
+    nothing about autograd. Clearing one writes none: ``None``, zeros (``torch.zeros_like``), or
+    ``zero_()``, ``fill_(0)`` before the next ``backward`` (a Jacobian row by row)."""
     for node in ast.walk(func):
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            clears = isinstance(node, ast.Assign) and (_is_none(node.value) or _is_zeros(node.value, program))
             for target in targets:
                 for part in ast.walk(target):
                     if isinstance(part, ast.Attribute) and part.attr in ("grad", "data") and \
-                            _mentions_grad(part) and not _is_none(node.value):
+                            _mentions_grad(part) and not clears:
                         return True
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and _mentions_grad(node.func.value):
             method = node.func.attr
-            if (method.endswith("_") or method in ("set_", "copy_")) and method not in IN_PLACE_FINE:
+            if (method.endswith("_") or method in ("set_", "copy_")) and method not in IN_PLACE_FINE \
+                    and not (method in ("fill_", "mul_") and _zero_argument(node)):
                 return True
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr":
             return True
     return False
+
+
+ZEROS = ("torch.zeros", "torch.zeros_like")
+
+
+def _is_zeros(expr: ast.AST | None, program) -> bool:
+    """``torch.zeros_like(leaf)``, ``torch.zeros(n, ...)``: a gradient cleared to zeros."""
+    if not (isinstance(expr, ast.Call) and isinstance(expr.func, (ast.Name, ast.Attribute))):
+        return False
+    return program.resolve(expr.func) in [("path", name) for name in ZEROS]
+
+
+def _zero_argument(call: ast.Call) -> bool:
+    """``g.fill_(0)``, ``g.mul_(0.0)``: the one argument a literal zero."""
+    return len(call.args) == 1 and not call.keywords and isinstance(call.args[0], ast.Constant) \
+        and not isinstance(call.args[0].value, bool) and call.args[0].value == 0
 
 
 def _is_none(expr: ast.AST | None) -> bool:
