@@ -116,6 +116,13 @@ def mse_and_grad(x, y, w):
     flat = x.detach().reshape(-1)
     return torch.func.vmap(torch.func.grad(torch.sigmoid))(flat).reshape(x.shape)
 ''',
+        "autograd_in_a_nested_helper": '''def sigmoid_grad(x):
+    def derivative(v):
+        v = v.detach().clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(torch.sigmoid(v).sum(), v)
+        return g
+    return derivative(x)
+''',
     },
     "softmax_jacobian": {
         "functional_jacobian": '''def softmax_jacobian(a):
@@ -140,6 +147,16 @@ def softmax_jacobian(a):
     p = torch.softmax(leaf, 0)
     cols = [torch.autograd.grad(p[i], leaf, retain_graph=True)[0] for i in range(len(p))]
     return torch.stack(cols, dim=1)
+''',
+        "grad_reset_to_zeros_each_row": '''def softmax_jacobian(a):
+    leaf = a.detach().clone().requires_grad_(True)
+    s = torch.softmax(leaf, dim=0)
+    rows = []
+    for i in range(s.shape[0]):
+        leaf.grad = torch.zeros_like(leaf)
+        s[i].backward(retain_graph=True)
+        rows.append(leaf.grad.clone())
+    return torch.stack(rows)
 ''',
     },
     "minimize_himmelblau": {
@@ -218,6 +235,16 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}
         step[i] = eps
         out[i] = (f(x + step.reshape(x.shape)) - f(x - step.reshape(x.shape))) / eps
     return out.reshape(x.shape)
+''',
+        "float32_result_for_float64_x": '''def numerical_grad(f, x, eps=1e-4):
+    x = x.detach()
+    grad = torch.zeros(x.numel(), device=x.device)
+    for i in range(x.numel()):
+        e = torch.zeros(x.numel(), dtype=x.dtype, device=x.device)
+        e[i] = eps
+        e = e.reshape(x.shape)
+        grad[i] = (f(x + e) - f(x - e)) / (2 * eps)
+    return grad.reshape(x.shape)
 ''',
     },
     "mse_and_grad": {
@@ -359,6 +386,17 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}
         losses.append(total / len(xs))
     return w.item(), losses
 ''',
+        "gradient_by_formula_no_autograd": '''def fit_line_sgd(xs, ys, lr=0.01, epochs=100, w0=1.0):
+    w = float(w0)
+    losses = []
+    for _ in range(epochs):
+        for x, y in zip(xs, ys):
+            x, y = float(x), float(y)
+            loss = (x * w - y) ** 2
+            w -= lr * 2 * x * (x * w - y)
+        losses.append(loss)
+    return w, losses
+''',
     },
     "sigmoid_grad": {
         "closed_form": '''def sigmoid_grad(x):  # right values, but not computed with autograd
@@ -453,6 +491,15 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}
         loss.backward()
         optimizer.step()
     return x.detach(), loss
+''',
+        "point_made_on_the_cpu": '''def minimize_himmelblau(start, lr=1e-3, steps=20000):
+    point = torch.tensor(start.tolist(), requires_grad=True)
+    optimizer = torch.optim.Adam([point], lr=lr)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        himmelblau(point).backward()
+        optimizer.step()
+    return point.detach(), himmelblau(point).item()
 ''',
     },
 }

@@ -45,6 +45,19 @@ def fit_by_hand(x, y, lr=0.1, steps=1000):
         b = (b - lr * gb).detach().requires_grad_()
     return float(w), float(b)
 ''',
+        "nn_parameter": '''def fit_by_hand(x, y, lr=0.1, steps=1000):
+    w = nn.Parameter(torch.zeros(1, device=x.device))
+    b = nn.Parameter(torch.zeros(1, device=x.device))
+    for _ in range(steps):
+        loss = ((w * x + b - y) ** 2).mean()
+        loss.backward()
+        with torch.no_grad():
+            w.sub_(lr * w.grad)
+            b.sub_(lr * b.grad)
+            w.grad.zero_()
+            b.grad.zero_()
+    return w.item(), b.item()
+''',
     },
     "LinearModel": {
         "old_style_super": '''
@@ -56,6 +69,16 @@ class LinearModel(torch.nn.Module):
     def forward(self, x):
         y_pred = self.linear(x)
         return y_pred
+''',
+        "notes_initialisation": '''class LinearModel(nn.Module):
+    def __init__(self, in_features=1, out_features=1):
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+        nn.init.normal_(self.linear.weight, mean=0.0, std=0.01)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, x):
+        return self.linear(x)
 ''',
     },
     "train": {
@@ -483,6 +506,13 @@ def minibatches(x, y, batch_size, generator=None):
         idx = order[start:start + batch_size]
         yield x[idx], y[idx]
 ''',
+        "chunk_into_equal_parts": '''import math
+
+def minibatches(x, y, batch_size, generator=None):
+    perm = torch.randperm(len(x), generator=generator).to(x.device)
+    for idx in perm.chunk(math.ceil(len(x) / batch_size)):
+        yield x[idx], y[idx]
+''',
     },
     "predict": {
         "input_not_moved": '''
@@ -517,6 +547,13 @@ def predict(model, x):
         out = model(x.to(device))
     model.eval()
     return out.cpu().numpy()
+''',
+        "numpy_without_cpu": '''def predict(model, x):
+    device = next(model.parameters()).device
+    model.eval()
+    with torch.no_grad():
+        out = model(x.to(device))
+    return out.numpy()
 ''',
     },
 }

@@ -62,6 +62,15 @@ RIGHT = {  # exercise -> {label: another correct way to write it}
     def forward(self, x):
         return self.linear(x).sigmoid()
 ''',
+        "one_layer_two_names": '''class LogisticRegressionModel(nn.Module):
+    def __init__(self, in_features=1):
+        super().__init__()
+        self.linear = nn.Linear(in_features, 1)
+        self.model = nn.Sequential(self.linear, nn.Sigmoid())
+
+    def forward(self, x):
+        return self.model(x)
+''',
     },
     "MultiFeatureClassifier": {
         "sequential": '''class MultiFeatureClassifier(nn.Module):
@@ -85,6 +94,18 @@ RIGHT = {  # exercise -> {label: another correct way to write it}
         for layer in self.layers:
             x = sigmoid(layer(x))
         return x
+''',
+        "output_layer_created_first": '''class MultiFeatureClassifier(nn.Module):
+    def __init__(self, in_features, hidden=(6, 4)):
+        super().__init__()
+        self.output = nn.Linear(hidden[1], 1)
+        self.hidden1 = nn.Linear(in_features, hidden[0])
+        self.hidden2 = nn.Linear(hidden[0], hidden[1])
+
+    def forward(self, x):
+        x = torch.sigmoid(self.hidden1(x))
+        x = torch.sigmoid(self.hidden2(x))
+        return torch.sigmoid(self.output(x))
 ''',
     },
     "train_classifier": {
@@ -123,6 +144,11 @@ RIGHT = {  # exercise -> {label: another correct way to write it}
 ''',
         "float_labels": '''def accuracy(p, y, threshold=0.5):
     return float(((p >= threshold).float() == y.float()).double().mean())
+''',
+        "numpy_mean": '''def accuracy(p, y, threshold=0.5):
+    predicted = (p >= threshold).cpu().numpy()
+    labels = y.cpu().numpy().astype(bool)
+    return (predicted == labels).mean()
 ''',
     },
     "decision_boundary": {
@@ -172,6 +198,10 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}; the contract's mista
         "builtin_with_torch_function_disabled": '''def sigmoid(z):  # the built-in, hidden from the test's TorchFunctionMode
     with torch._C.DisableTorchFunction():
         return torch.sigmoid(z)
+''',
+        "softmax_of_z_and_zero": '''def sigmoid(z):  # softmax over the pair (z, 0) is exactly sigmoid(z)
+    pair = torch.stack([z, torch.zeros_like(z)])
+    return torch.softmax(pair, dim=0)[0]
 ''',
     },
     "bce_loss": {

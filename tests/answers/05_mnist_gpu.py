@@ -25,6 +25,14 @@ RIGHT = {  # exercise -> {label: another correct way to write it}
     y = dataset.targets.to(device=device, dtype=torch.int64)
     return X, y
 ''',
+        "torchvision_normalize": '''import torchvision.transforms.functional as TF
+
+def load_mnist(root, train=True, device="cpu"):
+    data = MNIST(str(root), train, download=False)
+    images = data.data.to(device).unsqueeze(1).to(torch.float32) / 255.0
+    images = TF.normalize(images, mean=[0.1307], std=[0.3081])
+    return images.reshape(-1, 784), data.targets.to(device)
+''',
     },
     "MLP": {
         "named_layers": '''class MLP(nn.Module):
@@ -51,6 +59,18 @@ RIGHT = {  # exercise -> {label: another correct way to write it}
         x = F.leaky_relu(x @ self.w1.t() + self.b1)
         x = F.leaky_relu(x @ self.w2.t() + self.b2)
         return x @ self.w3.t() + self.b3
+''',
+        "output_layer_created_first": '''class MLP(nn.Module):
+    def __init__(self, hidden=200):
+        super().__init__()
+        self.out = nn.Linear(hidden, 10)
+        self.hidden1 = nn.Linear(784, hidden)
+        self.hidden2 = nn.Linear(hidden, hidden)
+
+    def forward(self, x):
+        h = F.leaky_relu(self.hidden1(x))
+        h = F.leaky_relu(self.hidden2(h))
+        return self.out(h)
 ''',
     },
     "accuracy": {
@@ -99,6 +119,19 @@ RIGHT = {  # exercise -> {label: another correct way to write it}
         optimizer.step()
         total += loss.item() * len(yb)
     return total / len(y)
+''',
+        "numpy_mean_of_losses": '''import numpy as np
+
+def train_epoch(model, X, y, optimizer, batch_size=256, generator=None):
+    model.train()
+    losses = []
+    for xb, yb in batches(X, y, batch_size, generator=generator):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return np.mean(losses)
 ''',
     },
     "evaluate": {
@@ -320,6 +353,19 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}
         target = y[start:start + batch_size]
         loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
         correct += (logits.argmax(dim=1) == target).sum().item()
+    return loss_sum / len(X), correct / len(X)
+''',
+        "mode_put_back": '''def evaluate(model, X, y, batch_size=1000):
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(X), batch_size):
+            logits = model(X[start:start + batch_size])
+            target = y[start:start + batch_size]
+            loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
+            correct += (logits.argmax(dim=1) == target).sum().item()
+    model.train(was_training)
     return loss_sum / len(X), correct / len(X)
 ''',
     },

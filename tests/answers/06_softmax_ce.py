@@ -40,6 +40,13 @@ RIGHT = {  # exercise -> {label: another correct way to write it}
     picked = logits.gather(1, target.unsqueeze(1)).squeeze(1)
     return (torch.logsumexp(logits, dim=1) - picked).mean()
 ''',
+        "row_loop_with_item": '''def cross_entropy(logits, target):
+    logp = F.log_softmax(logits, dim=1)
+    total = 0
+    for i in range(logits.shape[0]):
+        total = total - logp[i, target[i].item()]
+    return total / logits.shape[0]
+''',
     },
     "cross_entropy_grad": {
         "scatter_one_hot": '''def cross_entropy_grad(logits, target):
@@ -56,6 +63,13 @@ RIGHT = {  # exercise -> {label: another correct way to write it}
     n, c = logits.shape
     p = F.log_softmax(logits, dim=1).exp()
     return (p - F.one_hot(target, num_classes=c).type_as(p)) / n
+''',
+        "row_loop_subtract_one": '''def cross_entropy_grad(logits, target):
+    n = logits.shape[0]
+    grad = softmax(logits, dim=1).clone()
+    for i in range(n):
+        grad[i, int(target[i])] -= 1
+    return grad / n
 ''',
     },
     "SoftmaxRegression": {
@@ -115,6 +129,13 @@ RIGHT = {  # exercise -> {label: another correct way to write it}
     safe_p = torch.where(p > 0, p, torch.ones_like(p))
     terms = torch.where(p > 0, p * (torch.log(safe_p) - torch.log(q)), torch.zeros_like(p))
     return terms.sum(dim=-1).mean()
+''',
+        "boolean_mask": '''def kl_divergence(p, q, eps=1e-12):
+    q = q.clamp(min=eps)
+    mask = p > 0
+    terms = torch.zeros_like(p)
+    terms[mask] = p[mask] * (torch.log(p[mask]) - torch.log(q[mask]))
+    return terms.sum(dim=1).mean()
 ''',
     },
 }

@@ -793,5 +793,32 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}; the contract's mista
     model.load_state_dict(stopper.best_state)
     return history
 """,
+        "best_weights_only_when_stopped_early": '''def fit_early_stopping(model, train, val, epochs=50, lr=0.1, momentum=0.9, weight_decay=0.0, patience=5,
+                       batch_size=64, generator=None):
+    X, y = train
+    X_val, y_val = val
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    stopper = EarlyStopping(patience=patience)
+    history = []
+    for epoch in range(epochs):
+        model.train()
+        total = 0.0
+        for rows in torch.randperm(len(X), device=X.device, generator=generator).split(batch_size):
+            loss = F.cross_entropy(model(X[rows]), y[rows])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(rows)
+        model.eval()
+        with torch.no_grad():
+            logits = model(X_val)
+            val_loss = F.cross_entropy(logits, y_val).item()
+            val_acc = (logits.argmax(dim=1) == y_val).float().mean().item()
+        history.append({"train_loss": total / len(X), "val_loss": val_loss, "val_acc": val_acc})
+        if stopper.step(val_loss, model):
+            model.load_state_dict(stopper.best_state)
+            break
+    return history
+''',
     },
 }

@@ -267,6 +267,36 @@ RIGHT = {  # exercise -> {label: another correct way to write it}
     model.eval()
     return history
 ''',
+        "validation_in_batches": '''def fit_rnn(model, train, val, epochs=10, lr=1e-2, batch_size=64, max_norm=1.0, generator=None):
+    X, y = train
+    X_val, y_val = val
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    N = X.shape[1]
+    history = []
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(N, generator=generator, device=X.device)
+        total = 0.0
+        for rows in order.split(batch_size):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(X[:, rows]), y[rows])
+            loss.backward()
+            clip_grad_norm_(model.parameters(), max_norm)
+            optimizer.step()
+            total += loss.item() * len(rows)
+        model.eval()
+        val_total, correct = 0.0, 0
+        with torch.no_grad():
+            for start in range(0, X_val.shape[1], batch_size):
+                logits = model(X_val[:, start:start + batch_size])
+                target = y_val[start:start + batch_size]
+                val_total += F.cross_entropy(logits, target, reduction="sum").item()
+                correct += (logits.argmax(dim=1) == target).sum().item()
+        history.append({"train_loss": total / N, "val_loss": val_total / len(y_val),
+                        "val_acc": correct / len(y_val)})
+    model.eval()
+    return history
+''',
     },
 }
 
