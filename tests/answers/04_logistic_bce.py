@@ -199,10 +199,6 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}; the contract's mista
     with torch._C.DisableTorchFunction():
         return torch.sigmoid(z)
 ''',
-        "softmax_of_z_and_zero": '''def sigmoid(z):  # softmax over the pair (z, 0) is exactly sigmoid(z)
-    pair = torch.stack([z, torch.zeros_like(z)])
-    return torch.softmax(pair, dim=0)[0]
-''',
     },
     "bce_loss": {
         "sign_error": '''def bce_loss(p, y, eps=1e-7):

@@ -793,8 +793,8 @@ WRONG = {  # exercise -> {label: a realistic wrong answer}; the contract's mista
     model.load_state_dict(stopper.best_state)
     return history
 """,
-        "best_weights_only_when_stopped_early": '''def fit_early_stopping(model, train, val, epochs=50, lr=0.1, momentum=0.9, weight_decay=0.0, patience=5,
-                       batch_size=64, generator=None):
+        "best_weights_only_when_stopped_early": '''def fit_early_stopping(model, train, val, epochs=50, lr=0.1,
+                       momentum=0.9, weight_decay=0.0, patience=5, batch_size=64, generator=None):
     X, y = train
     X_val, y_val = val
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)

@@ -267,7 +267,8 @@ RIGHT = {  # exercise -> {label: another correct way to write it}
     model.eval()
     return history
 ''',
-        "validation_in_batches": '''def fit_rnn(model, train, val, epochs=10, lr=1e-2, batch_size=64, max_norm=1.0, generator=None):
+        "validation_in_batches": '''def fit_rnn(model, train, val, epochs=10, lr=1e-2, batch_size=64, max_norm=1.0,
+            generator=None):
     X, y = train
     X_val, y_val = val
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
