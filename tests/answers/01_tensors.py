@@ -49,6 +49,11 @@ def describe(t):
     perm = torch.rand(a.shape[0], generator=generator).argsort()
     return (a.index_select(0, perm.to(a.device)), b.index_select(0, perm.to(b.device)))
 ''',
+        "permutation_as_a_list": '''def shuffle_pair(a, b, generator=None):
+    device = generator.device if generator is not None else a.device
+    order = torch.randperm(len(a), generator=generator, device=device).tolist()
+    return a[order], b[order]
+''',
     },
     "linear_forward": {
         "functional_linear": '''def linear_forward(x, w, b):
@@ -69,6 +74,18 @@ def describe(t):
         "argsort_descending": '''def topk_labels(prob, labels, k):
     order = prob.argsort(dim=1, descending=True)
     return labels[order[:, :k]]
+''',
+        "argmax_item_k_times": '''def topk_labels(prob, labels, k):
+    rows = []
+    for i in range(prob.shape[0]):
+        row = prob[i].clone()
+        picked = []
+        for _ in range(k):
+            j = row.argmax().item()
+            picked.append(labels[j])
+            row[j] = float("-inf")
+        rows.append(torch.stack(picked))
+    return torch.stack(rows)
 ''',
     },
     "one_hot": {
