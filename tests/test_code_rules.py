@@ -545,16 +545,8 @@ def test_fit_by_hand_may_make_its_parameters_with_nn_parameter_or_nn_init():
 def test_a_gradient_cleared_to_zeros_between_rows_is_still_autograds():
     """Zeroing ``.grad`` before the next ``backward`` (``torch.zeros_like``, ``fill_(0)``) writes no numbers of
     its own; any other write into ``.grad`` does, and then reading ``.grad`` proves nothing."""
-    assert broken("02_autograd", {"softmax_jacobian": '''def softmax_jacobian(a):
-    leaf = a.detach().clone().requires_grad_(True)
-    s = torch.softmax(leaf, dim=0)
-    rows = []
-    for i in range(s.shape[0]):
-        leaf.grad = torch.zeros_like(leaf)
-        s[i].backward(retain_graph=True)
-        rows.append(leaf.grad.clone())
-    return torch.stack(rows)
-'''}) == set()
+    zeros_like_reset = bank("02_autograd").RIGHT["softmax_jacobian"]["grad_reset_to_zeros_each_row"]
+    assert broken("02_autograd", {"softmax_jacobian": zeros_like_reset}) == set()
     assert broken("02_autograd", {"softmax_jacobian": '''def softmax_jacobian(a):
     leaf = a.detach().clone().requires_grad_(True)
     s = torch.softmax(leaf, dim=0)
@@ -601,16 +593,18 @@ def softmax_jacobian(a):
 '''}) == {"softmax_jacobian"}
 
 
-@pytest.mark.core
-def test_autograd_in_a_function_defined_inside_the_exercise_counts():
-    """A helper defined inside the exercise and called there is read like a module-level one."""
-    assert broken("02_autograd", {"sigmoid_grad": '''def sigmoid_grad(x):
+_NESTED_AUTOGRAD = """def sigmoid_grad(x):
     def derivative(v):
         v = v.detach().clone().requires_grad_(True)
         (g,) = torch.autograd.grad(torch.sigmoid(v).sum(), v)
         return g
-    return derivative(x)
-'''}) == set()
+"""
+
+
+@pytest.mark.core
+def test_autograd_in_a_function_defined_inside_the_exercise_counts():
+    """A helper defined inside the exercise and called there is read like a module-level one."""
+    assert broken("02_autograd", {"sigmoid_grad": _NESTED_AUTOGRAD + "    return derivative(x)\n"}) == set()
     assert broken("02_autograd", {"sigmoid_grad": '''def sigmoid_grad(x):
     def derivative(v):
         s = torch.sigmoid(v)
@@ -619,25 +613,10 @@ def test_autograd_in_a_function_defined_inside_the_exercise_counts():
     torch.autograd.grad(torch.sigmoid(leaf).sum(), leaf)
     return derivative(x)
 '''}) == {"sigmoid_grad"}
-    assert broken("02_autograd", {"sigmoid_grad": '''def sigmoid_grad(x):
-    def derivative(v):
-        v = v.detach().clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(torch.sigmoid(v).sum(), v)
-        return g
-    derivative(x)
-    derivative = lambda v: torch.sigmoid(v) * (1 - torch.sigmoid(v))
-    return derivative(x)
-'''}) == {"sigmoid_grad"}
-    assert broken("02_autograd", {"sigmoid_grad": '''def sigmoid_grad(x):
-    def derivative(v):
-        v = v.detach().clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(torch.sigmoid(v).sum(), v)
-        return g
-    derivative(x)
-    def derivative(v):
-        return torch.sigmoid(v) * (1 - torch.sigmoid(v))
-    return derivative(x)
-'''}) == {"sigmoid_grad"}
+    for replaced in ("    derivative = lambda v: torch.sigmoid(v) * (1 - torch.sigmoid(v))\n",
+                     "    def derivative(v):\n        return torch.sigmoid(v) * (1 - torch.sigmoid(v))\n"):
+        answer = _NESTED_AUTOGRAD + "    derivative(x)\n" + replaced + "    return derivative(x)\n"
+        assert broken("02_autograd", {"sigmoid_grad": answer}) == {"sigmoid_grad"}
 
 
 @pytest.mark.core

@@ -61,21 +61,15 @@ class Derivation:
 
     def global_derives(self, name: str) -> bool:
         """A student global whose call returns a derived value (a helper function)."""
-        for _, stmt in self.program.bindings.get(name, []):
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
-                key = id(stmt)
-                if key not in self.memo:
-                    self.memo[key] = False          # recursion: not derived until shown
-                    self.memo[key] = self.function_derives(stmt)[0]
-                if self.memo[key]:
-                    return True
-        return False
+        return any(isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name
+                   and self.call_derives(stmt) for _, stmt in self.program.bindings.get(name, []))
 
-    def nested_derives(self, func: ast.AST) -> bool:
-        """A function defined inside the one being read, called there (``def derivative(v): ...``)."""
+    def call_derives(self, func: ast.AST) -> bool:
+        """A call of ``func`` (a student global, or a function defined inside the one being read)
+        returns a derived value."""
         key = id(func)
         if key not in self.memo:
-            self.memo[key] = False
+            self.memo[key] = False          # recursion: not derived until shown
             self.memo[key] = self.function_derives(func)[0]
         return self.memo[key]
 
@@ -201,7 +195,7 @@ class _Flow:
                 if resolved and resolved[0] == "global" and self.derivation.global_derives(resolved[1]):
                     return True
                 if resolved and resolved[0] == "local" and isinstance(node.func, ast.Name) \
-                        and node.func.id in self.nested and self.derivation.nested_derives(self.nested[node.func.id]):
+                        and node.func.id in self.nested and self.derivation.call_derives(self.nested[node.func.id]):
                     return True
         return False
 
